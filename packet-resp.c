@@ -1,0 +1,1099 @@
+/* packet-resp.c — Redis RESP2/RESP3 and inline commands, glued to Wireshark's tree.
+ *
+ * Framing and tokenizing live in core/resp_parse.c, command knowledge (names, subcommands,
+ * key positions) in core/resp_commands.c; this file does streams, pairing and display.
+ *
+ * Wireshark 4.0 ships a basic "resp" protocol. Registering a second one aborts, so this plugin
+ * adopts it: same protocol id, same preference module, fields with the same names and types,
+ * and our handle takes the built-in's place on tcp.port 6379 and in Decode As.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "config-plugin.h"
+
+#include <epan/conversation.h>
+#include <epan/expert.h>
+#include <epan/packet.h>
+#include <epan/prefs-int.h>
+#include <epan/prefs.h>
+#include <epan/proto_data.h>
+#include <epan/strutil.h>
+#include <epan/dissectors/packet-tcp.h>
+
+#include "core/resp_commands.h"
+#include "core/resp_parse.h"
+#include "packet-resp.h"
+
+#define RESP_DEFAULT_PORT 6379
+#define RESP_INFO_ARG_MAX 32 /* characters of one argument in the Info column */
+#define RESP_INFO_ARGS_MAX 8 /* arguments listed in the Info column */
+#define RESP_DESEGMENT_CAP 0x0ffffff0u /* below DESEGMENT_UNTIL_FIN */
+
+static int proto_resp = -1;
+static dissector_handle_t resp_handle;
+
+/* Fields shared with the built-in dissector: same names, same types. */
+static int hf_resp_string = -1;
+static int hf_resp_error = -1;
+static int hf_resp_bulk_string = -1;
+static int hf_resp_bulk_string_length = -1;
+static int hf_resp_bulk_string_value = -1;
+static int hf_resp_integer = -1;
+static int hf_resp_array = -1;
+static int hf_resp_array_length = -1;
+/* RESP3 types */
+static int hf_resp_null = -1;
+static int hf_resp_boolean = -1;
+static int hf_resp_double = -1;
+static int hf_resp_big_number = -1;
+static int hf_resp_bulk_error = -1;
+static int hf_resp_verbatim = -1;
+static int hf_resp_verbatim_format = -1;
+static int hf_resp_map = -1;
+static int hf_resp_map_length = -1;
+static int hf_resp_set = -1;
+static int hf_resp_set_length = -1;
+static int hf_resp_attribute = -1;
+static int hf_resp_attribute_length = -1;
+static int hf_resp_push = -1;
+static int hf_resp_push_length = -1;
+static int hf_resp_inline = -1;
+/* Message level */
+static int hf_resp_request = -1;
+static int hf_resp_response = -1;
+static int hf_resp_pubsub_message = -1;
+static int hf_resp_monitor = -1;
+static int hf_resp_command = -1;
+static int hf_resp_subcommand = -1;
+static int hf_resp_key = -1;
+static int hf_resp_argument = -1;
+static int hf_resp_response_in = -1;
+static int hf_resp_response_to = -1;
+static int hf_resp_time = -1;
+static int hf_resp_version = -1;
+static int hf_resp_skipped = -1;
+
+static gint ett_resp = -1;
+static gint ett_resp_element = -1;
+
+static expert_field ei_resp_malformed = EI_INIT;
+static expert_field ei_resp_skipped = EI_INIT;
+static expert_field ei_resp_truncated = EI_INIT;
+static expert_field ei_resp_incomplete = EI_INIT;
+static expert_field ei_resp_unmatched = EI_INIT;
+static expert_field ei_resp_error_reply = EI_INIT;
+static expert_field ei_resp_unknown_command = EI_INIT;
+
+/* Preferences */
+static gboolean resp_desegment_own = TRUE; /* used only when we registered the protocol */
+static pref_t *resp_desegment_pref;        /* the built-in's "desegment_data", when adopted */
+static guint resp_value_display_len = 64;
+
+/* ---- conversation state -------------------------------------------------------------- */
+
+typedef enum {
+    REQ_NORMAL,
+    REQ_SUBSCRIBE, /* one reply per channel argument */
+    REQ_UNSUBSCRIBE_ALL, /* replies until one of another kind comes */
+    REQ_GAP, /* lost requests of unknown number (capture started or resynchronised) */
+} req_kind_t;
+
+typedef struct resp_request {
+    struct resp_request *next;
+    guint32 frame;
+    nstime_t ts;
+    guint32 response_frame; /* first reply */
+    guint32 replies_expected;
+    guint32 replies_seen;
+    req_kind_t kind;
+    const char *subscribe_kind; /* "subscribe", "punsubscribe", ... for REQ_SUBSCRIBE* */
+    guint8 hello_version; /* HELLO <n>: the protocol version the reply switches to */
+    gboolean monitor;     /* MONITOR: its +OK starts the monitor stream */
+    gboolean reset;       /* RESET: leaves monitor and subscribed modes */
+} resp_request_t;
+
+typedef enum {
+    MSG_REQUEST = 1,
+    MSG_RESPONSE,
+    MSG_PUSH,
+    MSG_PUBSUB,
+    MSG_MONITOR,
+} msg_kind_t;
+
+typedef struct {
+    msg_kind_t kind;
+    guint8 version;
+    gboolean unmatched;
+    resp_request_t *req; /* requests: itself; responses: the request answered */
+} resp_msg_info_t;
+
+typedef struct {
+    gboolean verified; /* the stream position is known to be a message boundary */
+} resp_dir_state_t;
+
+typedef struct {
+    address server_addr;
+    guint32 server_port;
+    gboolean server_known;
+    resp_dir_state_t dir[2]; /* 0: to server, 1: to client */
+    resp_request_t *head, *tail;
+    guint8 version;
+    gboolean monitor_mode;
+    gboolean subscribed;
+    guint32 requests_since_gap; /* frames of requests enqueued after the last gap */
+} resp_conv_t;
+
+/* Per-frame keys for p_add_proto_data. */
+#define KEY_CALLS 0   /* packet scope: how many times we were called for this frame */
+#define KEY_MSGS 1    /* packet scope: messages dissected so far in this frame */
+#define KEY_CALL_BASE 0x100     /* file scope: per-call verified flag */
+#define KEY_MSG_BASE 0x10000    /* file scope: per-message info */
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static gboolean resp_desegment(void)
+{
+    if (resp_desegment_pref)
+        return prefs_get_bool_value(resp_desegment_pref, pref_current);
+    return resp_desegment_own;
+}
+
+static guint packet_counter(packet_info *pinfo, guint key)
+{
+    guint n = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_resp, key));
+    p_add_proto_data(pinfo->pool, pinfo, proto_resp, key, GUINT_TO_POINTER(n + 1));
+    return n;
+}
+
+static resp_conv_t *get_conv(packet_info *pinfo)
+{
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    resp_conv_t *cd = (resp_conv_t *)conversation_get_proto_data(conv, proto_resp);
+    if (!cd) {
+        cd = wmem_new0(wmem_file_scope(), resp_conv_t);
+        cd->version = 2;
+        conversation_add_proto_data(conv, proto_resp, cd);
+    }
+    return cd;
+}
+
+static gboolean ascii_caseeq(const guint8 *p, size_t n, const char *s)
+{
+    return strlen(s) == n && g_ascii_strncasecmp((const char *)p, s, n) == 0;
+}
+
+/* Upper-cased, printable, bounded copy of a name the command table does not know. */
+static const char *upper_name(wmem_allocator_t *pool, const guint8 *p, size_t n)
+{
+    if (n > 64)
+        n = 64;
+    char *s = format_text(pool, p, n);
+    for (char *c = s; *c; c++)
+        *c = g_ascii_toupper(*c);
+    return s;
+}
+
+/* ---- walking one message ------------------------------------------------------------- */
+
+typedef struct {
+    tvbuff_t *tvb;
+    packet_info *pinfo;
+    int base; /* offset of the message in tvb */
+    const guint8 *msg;
+    gboolean is_request;
+    proto_tree *trees[RESP_MAX_DEPTH + 2];
+    proto_item *items[RESP_MAX_DEPTH + 2];
+    /* top-level summary */
+    resp_element_t top;
+    gboolean have_top;
+    /* request arguments (top-level array of bulk strings, or inline words) */
+    guint argc, arg_cap;
+    const guint8 **argv;
+    size_t *arg_len;
+    int *arg_off; /* tvb offset and length for items */
+    int *arg_span;
+    /* replies: first element (kind of a push) and third (subscription count) */
+    const guint8 *first_str;
+    size_t first_len;
+    gint64 third_int;
+    gboolean have_third;
+    guint top_children;
+} walk_t;
+
+static int element_hf(resp_type_t t, int *len_hf)
+{
+    *len_hf = -1;
+    switch (t) {
+    case RESP_ARRAY: *len_hf = hf_resp_array_length; return hf_resp_array;
+    case RESP_MAP: *len_hf = hf_resp_map_length; return hf_resp_map;
+    case RESP_SET: *len_hf = hf_resp_set_length; return hf_resp_set;
+    case RESP_ATTRIBUTE: *len_hf = hf_resp_attribute_length; return hf_resp_attribute;
+    case RESP_PUSH: *len_hf = hf_resp_push_length; return hf_resp_push;
+    default: return -1;
+    }
+}
+
+/* A value shortened for display; binary bytes escaped. */
+static const char *short_value(wmem_allocator_t *pool, const guint8 *p, size_t n, size_t max)
+{
+    if (n <= max)
+        return format_text(pool, p, n);
+    return wmem_strdup_printf(pool, "%s… [%zu bytes]", format_text(pool, p, max), n);
+}
+
+static void walk_element(void *ud, const resp_element_t *e)
+{
+    walk_t *w = (walk_t *)ud;
+    unsigned depth = e->depth;
+    proto_tree *tree = w->trees[depth];
+    tvbuff_t *tvb = w->tvb;
+    int off = w->base + (int)e->offset;
+    int span = (int)e->header_len;
+    int doff = w->base + (int)e->data_offset;
+    int dlen = (int)e->data_len;
+    const guint8 *data = w->msg + e->data_offset;
+    wmem_allocator_t *pool = w->pinfo->pool;
+    proto_item *ti = NULL;
+    int len_hf;
+
+    if (depth == 0) {
+        w->top = *e;
+        w->have_top = TRUE;
+    }
+    if (depth == 1) {
+        if (w->top_children == 0 && (e->type == RESP_BULK_STRING || e->type == RESP_SIMPLE_STRING)) {
+            w->first_str = data;
+            w->first_len = e->data_len;
+        }
+        if (w->top_children == 2 && e->type == RESP_INTEGER) {
+            w->third_int = e->count;
+            w->have_third = TRUE;
+        }
+        w->top_children++;
+        /* request arguments */
+        if (w->is_request && w->argc < w->arg_cap &&
+            (e->type == RESP_BULK_STRING || e->type == RESP_INLINE_ARG)) {
+            const guint8 *p = data;
+            size_t n = e->data_len;
+            if (e->type == RESP_INLINE_ARG && e->quoted) {
+                guint8 *un = (guint8 *)wmem_alloc(pool, n ? n : 1);
+                n = resp_inline_unescape(data, e->data_len, e->quoted == '\'', un);
+                p = un;
+            }
+            w->argv[w->argc] = p;
+            w->arg_len[w->argc] = n;
+            w->arg_off[w->argc] = e->type == RESP_INLINE_ARG ? off : doff;
+            w->arg_span[w->argc] = e->type == RESP_INLINE_ARG ? dlen + (e->quoted ? 2 : 0) : dlen;
+            if (e->type == RESP_INLINE_ARG && e->quoted)
+                w->arg_off[w->argc] = doff - 1;
+            w->argc++;
+        }
+    }
+    if (!tree)
+        return;
+
+    switch (e->type) {
+    case RESP_SIMPLE_STRING:
+        ti = proto_tree_add_string(tree, hf_resp_string, tvb, off, span,
+                                   short_value(pool, data, e->data_len, G_MAXINT32));
+        break;
+    case RESP_ERROR:
+        ti = proto_tree_add_string(tree, hf_resp_error, tvb, off, span,
+                                   format_text(pool, data, e->data_len));
+        break;
+    case RESP_BULK_ERROR:
+        ti = proto_tree_add_string(tree, hf_resp_bulk_error, tvb, off, span + (e->is_null ? 0 : dlen + 2),
+                                   format_text(pool, data, e->data_len));
+        break;
+    case RESP_INTEGER:
+        ti = proto_tree_add_int64(tree, hf_resp_integer, tvb, off, span, e->count);
+        break;
+    case RESP_NULL:
+        ti = proto_tree_add_item(tree, hf_resp_null, tvb, off, span, ENC_NA);
+        break;
+    case RESP_BOOLEAN:
+        ti = proto_tree_add_boolean(tree, hf_resp_boolean, tvb, off, span, (guint32)e->count);
+        break;
+    case RESP_DOUBLE: {
+        char *s = format_text(pool, data, e->data_len);
+        gdouble v = g_ascii_strtod(s, NULL); /* understands inf, -inf and nan */
+        ti = proto_tree_add_double(tree, hf_resp_double, tvb, off, span, v);
+        break;
+    }
+    case RESP_BIG_NUMBER:
+        ti = proto_tree_add_string(tree, hf_resp_big_number, tvb, off, span,
+                                   format_text(pool, data, e->data_len));
+        break;
+    case RESP_BULK_STRING:
+    case RESP_VERBATIM: {
+        gboolean verb = e->type == RESP_VERBATIM;
+        int total = e->is_null ? span : span + dlen + 2;
+        if (!tvb_bytes_exist(tvb, off, total))
+            total = tvb_captured_length_remaining(tvb, off);
+        ti = proto_tree_add_item(tree, verb ? hf_resp_verbatim : hf_resp_bulk_string, tvb, off,
+                                 total, ENC_NA);
+        proto_tree *st = proto_item_add_subtree(ti, ett_resp_element);
+        proto_tree_add_int(st, hf_resp_bulk_string_length, tvb, off + 1, span - 3,
+                           (gint32)e->count);
+        if (e->is_null) {
+            proto_item_append_text(ti, ": (nil)");
+        } else if (verb) {
+            proto_tree_add_string(st, hf_resp_verbatim_format, tvb, doff, 3,
+                                  format_text(pool, data, 3));
+            proto_item_append_text(ti, " (%s): %s", format_text(pool, data, 3),
+                                   short_value(pool, data + 4, e->data_len - 4,
+                                               resp_value_display_len));
+            proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff + 4,
+                                              dlen - 4, NULL, "%s",
+                                              short_value(pool, data + 4, e->data_len - 4,
+                                                          resp_value_display_len));
+        } else {
+            const char *shown = short_value(pool, data, e->data_len, resp_value_display_len);
+            proto_item_append_text(ti, ": %s", shown);
+            proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff, dlen,
+                                              NULL, "%s", shown);
+            if ((gint64)e->data_len < e->count)
+                expert_add_info_format(w->pinfo, ti, &ei_resp_truncated,
+                                       "Value cut by the capture: %zu of %" G_GINT64_FORMAT
+                                       " bytes present", e->data_len, e->count);
+        }
+        break;
+    }
+    case RESP_INLINE:
+        ti = proto_tree_add_string(tree, hf_resp_inline, tvb, off, span,
+                                   short_value(pool, data, e->data_len, 1024));
+        w->trees[depth + 1] = proto_item_add_subtree(ti, ett_resp_element);
+        w->items[depth + 1] = ti;
+        return;
+    case RESP_INLINE_ARG:
+        /* shown as resp.argument at message level */
+        return;
+    default: {
+        int hf = element_hf(e->type, &len_hf);
+        if (hf < 0)
+            return;
+        ti = proto_tree_add_item(tree, hf, tvb, off, span, ENC_NA);
+        proto_tree *st = proto_item_add_subtree(ti, ett_resp_element);
+        proto_tree_add_int64(st, len_hf, tvb, off + 1, span - 3, e->count);
+        if (e->is_null)
+            proto_item_append_text(ti, " (nil)");
+        else
+            proto_item_append_text(ti, " (%" G_GINT64_FORMAT " %s)", e->count,
+                                   e->type == RESP_MAP || e->type == RESP_ATTRIBUTE ? "pairs" : "elements");
+        if (depth + 1 < G_N_ELEMENTS(w->trees)) {
+            w->trees[depth + 1] = st;
+            w->items[depth + 1] = ti;
+        }
+        return;
+    }
+    }
+    (void)ti;
+}
+
+static void walk_end(void *ud, const resp_element_t *e, size_t end)
+{
+    walk_t *w = (walk_t *)ud;
+    unsigned d = e->depth + 1;
+    if (d < G_N_ELEMENTS(w->items) && w->items[d]) {
+        proto_item_set_end(w->items[d], w->tvb, w->base + (int)end);
+        w->items[d] = NULL;
+    }
+}
+
+static const resp_visitor_t walk_visitor = {walk_element, walk_end};
+
+/* ---- Info column --------------------------------------------------------------------- */
+
+static void info_append_request(walk_t *w, const char *cmd, const char *sub)
+{
+    wmem_strbuf_t *sb = wmem_strbuf_new(w->pinfo->pool, cmd);
+    guint first = 1;
+    if (sub) {
+        wmem_strbuf_append_printf(sb, " %s", sub);
+        first = 2;
+    }
+    for (guint i = first; i < w->argc && i < first + RESP_INFO_ARGS_MAX; i++)
+        wmem_strbuf_append_printf(sb, " %s",
+                                  short_value(w->pinfo->pool, w->argv[i], w->arg_len[i],
+                                              RESP_INFO_ARG_MAX));
+    if (w->argc > first + RESP_INFO_ARGS_MAX)
+        wmem_strbuf_append_printf(sb, " … (%u arguments)", w->argc - 1);
+    col_append_sep_str(w->pinfo->cinfo, COL_INFO, ", ", wmem_strbuf_get_str(sb));
+}
+
+static const char *reply_summary(walk_t *w)
+{
+    wmem_allocator_t *pool = w->pinfo->pool;
+    const resp_element_t *e = &w->top;
+    const guint8 *d = w->msg + e->data_offset;
+    if (!w->have_top)
+        return "(empty)";
+    switch (e->type) {
+    case RESP_SIMPLE_STRING:
+        return short_value(pool, d, e->data_len, RESP_INFO_ARG_MAX * 2);
+    case RESP_ERROR:
+    case RESP_BULK_ERROR:
+        return wmem_strdup_printf(pool, "(error) %s",
+                                  short_value(pool, d, e->data_len, RESP_INFO_ARG_MAX * 2));
+    case RESP_INTEGER:
+        return wmem_strdup_printf(pool, "(integer) %" G_GINT64_FORMAT, e->count);
+    case RESP_NULL:
+        return "(nil)";
+    case RESP_BOOLEAN:
+        return e->count ? "(true)" : "(false)";
+    case RESP_DOUBLE:
+        return wmem_strdup_printf(pool, "(double) %s", format_text(pool, d, e->data_len));
+    case RESP_BIG_NUMBER:
+        return wmem_strdup_printf(pool, "(big number) %s",
+                                  short_value(pool, d, e->data_len, RESP_INFO_ARG_MAX));
+    case RESP_BULK_STRING:
+    case RESP_VERBATIM:
+        if (e->is_null)
+            return "(nil)";
+        return wmem_strdup_printf(pool, "\"%s\"",
+                                  short_value(pool, d, e->data_len, RESP_INFO_ARG_MAX));
+    default:
+        if (e->is_null)
+            return "(nil)";
+        if (w->first_str && (e->type == RESP_PUSH || e->type == RESP_ARRAY) && e->count <= 4)
+            return wmem_strdup_printf(pool, "(%s) %s …", e->type == RESP_PUSH ? "push" : "array",
+                                      short_value(pool, w->first_str, w->first_len, RESP_INFO_ARG_MAX));
+        return wmem_strdup_printf(pool, "(%s) %" G_GINT64_FORMAT " %s",
+                                  e->type == RESP_ARRAY ? "array" :
+                                  e->type == RESP_MAP ? "map" :
+                                  e->type == RESP_SET ? "set" :
+                                  e->type == RESP_PUSH ? "push" : "attribute",
+                                  e->count,
+                                  e->type == RESP_MAP || e->type == RESP_ATTRIBUTE ? "pairs" : "elements");
+    }
+}
+
+/* ---- pairing (first pass only) ------------------------------------------------------- */
+
+static const char *const subscribe_kinds[] = {
+    "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
+};
+static const char *const pubsub_message_kinds[] = {"message", "pmessage", "smessage"};
+
+static const char *match_kind(const guint8 *p, size_t n, const char *const *kinds, size_t nk)
+{
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < nk; i++)
+        if (ascii_caseeq(p, n, kinds[i]))
+            return kinds[i];
+    return NULL;
+}
+
+static void enqueue(resp_conv_t *cd, resp_request_t *req)
+{
+    if (cd->tail)
+        cd->tail->next = req;
+    else
+        cd->head = req;
+    cd->tail = req;
+}
+
+static void dequeue(resp_conv_t *cd)
+{
+    if (!cd->head)
+        return;
+    cd->head = cd->head->next;
+    if (!cd->head)
+        cd->tail = NULL;
+}
+
+static void note_gap(resp_conv_t *cd, packet_info *pinfo)
+{
+    if (cd->tail && cd->tail->kind == REQ_GAP)
+        return;
+    resp_request_t *gap = wmem_new0(wmem_file_scope(), resp_request_t);
+    gap->kind = REQ_GAP;
+    gap->frame = pinfo->num;
+    enqueue(cd, gap);
+}
+
+static resp_request_t *new_request(walk_t *w, resp_conv_t *cd, const char *cmd)
+{
+    resp_request_t *req = wmem_new0(wmem_file_scope(), resp_request_t);
+    req->frame = w->pinfo->num;
+    req->ts = w->pinfo->abs_ts;
+    req->kind = REQ_NORMAL;
+    req->replies_expected = 1;
+    const char *sk = match_kind((const guint8 *)cmd, strlen(cmd), subscribe_kinds,
+                                G_N_ELEMENTS(subscribe_kinds));
+    if (sk) {
+        req->subscribe_kind = sk;
+        if (w->argc > 1) {
+            req->kind = REQ_SUBSCRIBE;
+            req->replies_expected = w->argc - 1;
+        } else if (sk[0] == 'u' || sk[1] == 'u') {
+            req->kind = REQ_UNSUBSCRIBE_ALL; /* one reply per subscription, count unknown */
+        }
+    } else if (!strcmp(cmd, "HELLO") && w->argc > 1 && w->arg_len[1] == 1 &&
+               (w->argv[1][0] == '2' || w->argv[1][0] == '3')) {
+        req->hello_version = (guint8)(w->argv[1][0] - '0');
+    } else if (!strcmp(cmd, "MONITOR")) {
+        req->monitor = TRUE;
+    } else if (!strcmp(cmd, "RESET")) {
+        req->reset = TRUE;
+    }
+    enqueue(cd, req);
+    return req;
+}
+
+static gboolean is_error_reply(const walk_t *w)
+{
+    return w->have_top && (w->top.type == RESP_ERROR || w->top.type == RESP_BULK_ERROR);
+}
+
+/* Decides what a server-to-client message is and, for a reply, which request it answers. */
+static void classify_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
+{
+    const resp_element_t *t = &w->top;
+    const char *kind = NULL;
+    packet_info *pinfo = w->pinfo;
+
+    if (cd->monitor_mode && t->type == RESP_SIMPLE_STRING && t->data_len > 0 &&
+        g_ascii_isdigit(w->msg[t->data_offset])) {
+        mi->kind = MSG_MONITOR;
+        return;
+    }
+    if (t->type == RESP_PUSH || t->type == RESP_ARRAY) {
+        kind = match_kind(w->first_str, w->first_len, subscribe_kinds, G_N_ELEMENTS(subscribe_kinds));
+        const char *msgkind = match_kind(w->first_str, w->first_len, pubsub_message_kinds,
+                                         G_N_ELEMENTS(pubsub_message_kinds));
+        gboolean push_shape = t->type == RESP_PUSH || cd->subscribed || !cd->head;
+        if (msgkind && push_shape && t->count >= 3) {
+            mi->kind = MSG_PUBSUB;
+            return;
+        }
+        if (!kind && t->type == RESP_PUSH) {
+            mi->kind = MSG_PUSH; /* invalidations and other out-of-band data */
+            return;
+        }
+    }
+
+    mi->kind = MSG_RESPONSE;
+    /* A pending "unsubscribe from all" ends when a reply of another kind arrives. */
+    while (cd->head && cd->head->kind == REQ_UNSUBSCRIBE_ALL && cd->head->replies_seen > 0 &&
+           (!kind || strcmp(kind, cd->head->subscribe_kind) != 0))
+        dequeue(cd);
+    /* Replies to requests lost before a gap: unmatched until the first request after it. */
+    if (cd->head && cd->head->kind == REQ_GAP) {
+        resp_request_t *after = cd->head->next;
+        if (!after || pinfo->num <= after->frame) {
+            mi->unmatched = TRUE;
+            return;
+        }
+        dequeue(cd);
+    }
+    if (!cd->head) {
+        mi->unmatched = TRUE;
+        if (kind && w->have_third)
+            cd->subscribed = w->third_int > 0;
+        return;
+    }
+    resp_request_t *req = cd->head;
+    mi->req = req;
+    if (req->replies_seen++ == 0)
+        req->response_frame = pinfo->num;
+    if (req->kind != REQ_UNSUBSCRIBE_ALL && req->replies_seen >= req->replies_expected)
+        dequeue(cd);
+
+    if (kind && w->have_third)
+        cd->subscribed = w->third_int > 0;
+    if (!is_error_reply(w)) {
+        if (req->hello_version)
+            cd->version = req->hello_version;
+        if (req->monitor)
+            cd->monitor_mode = TRUE;
+        if (req->reset) {
+            cd->monitor_mode = FALSE;
+            cd->subscribed = FALSE;
+            cd->version = 2;
+        }
+    }
+}
+
+/* ---- one message --------------------------------------------------------------------- */
+
+typedef struct {
+    walk_t *w;
+    proto_tree *tree;
+} key_ctx_t;
+
+static void add_key(size_t i, void *ud)
+{
+    key_ctx_t *k = (key_ctx_t *)ud;
+    walk_t *w = k->w;
+    if (i >= w->argc)
+        return;
+    proto_tree_add_string(k->tree, hf_resp_key, w->tvb, w->arg_off[i], w->arg_span[i],
+                          short_value(w->pinfo->pool, w->argv[i], w->arg_len[i], G_MAXINT32));
+}
+
+static void dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
+                            int length, gboolean complete, gboolean is_request, resp_conv_t *cd)
+{
+    guint msg_index = packet_counter(pinfo, KEY_MSGS);
+    resp_msg_info_t *mi =
+        (resp_msg_info_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_MSG_BASE + msg_index);
+    proto_item *ti = proto_tree_add_item(tree, proto_resp, tvb, offset, length, ENC_NA);
+    proto_tree *rt = proto_item_add_subtree(ti, ett_resp);
+    walk_t w;
+    memset(&w, 0, sizeof w);
+    w.tvb = tvb;
+    w.pinfo = pinfo;
+    w.base = offset;
+    w.msg = tvb_get_ptr(tvb, offset, length);
+    w.is_request = is_request;
+    w.trees[0] = rt;
+
+    if (is_request) {
+        /* a bound for the argument arrays: every argument takes 2 bytes at least */
+        w.arg_cap = (guint)(length / 2 + 1);
+        if (w.arg_cap > 1u << 24)
+            w.arg_cap = 1u << 24;
+        w.argv = wmem_alloc_array(pinfo->pool, const guint8 *, w.arg_cap);
+        w.arg_len = wmem_alloc_array(pinfo->pool, size_t, w.arg_cap);
+        w.arg_off = wmem_alloc_array(pinfo->pool, int, w.arg_cap);
+        w.arg_span = wmem_alloc_array(pinfo->pool, int, w.arg_cap);
+    }
+
+    resp_parse(w.msg, (size_t)length, is_request ? RESP_PARSE_ALLOW_INLINE : 0, &walk_visitor, &w);
+    for (guint d = 1; d < G_N_ELEMENTS(w.items); d++)
+        if (w.items[d])
+            proto_item_set_end(w.items[d], tvb, offset + length);
+
+    const resp_command_info_t *ci = NULL, *sci = NULL;
+    const char *cmd = NULL, *sub = NULL;
+    gboolean is_cmd = is_request && w.argc > 0 &&
+                      (w.top.type == RESP_ARRAY || w.top.type == RESP_INLINE);
+    if (is_cmd) {
+        ci = resp_command_lookup(w.argv[0], w.arg_len[0]);
+        cmd = ci ? resp_command_name(ci) : upper_name(pinfo->pool, w.argv[0], w.arg_len[0]);
+        if (ci && resp_command_has_subcommands(ci) && w.argc > 1) {
+            sci = resp_subcommand_lookup(ci, w.argv[1], w.arg_len[1]);
+            sub = sci ? resp_command_name(sci) : upper_name(pinfo->pool, w.argv[1], w.arg_len[1]);
+        }
+    }
+
+    if (!PINFO_FD_VISITED(pinfo) && !mi) {
+        mi = wmem_new0(wmem_file_scope(), resp_msg_info_t);
+        if (is_request) {
+            mi->kind = MSG_REQUEST;
+            /* a command cut by the capture was still sent and still gets its reply */
+            if (is_cmd)
+                mi->req = new_request(&w, cd, cmd);
+        } else {
+            classify_reply(&w, cd, mi);
+        }
+        mi->version = cd->version;
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_MSG_BASE + msg_index, mi);
+    }
+
+    proto_item *pi;
+    msg_kind_t kind = mi ? mi->kind : (is_request ? MSG_REQUEST : MSG_RESPONSE);
+    switch (kind) {
+    case MSG_REQUEST:
+        pi = proto_tree_add_item(rt, hf_resp_request, tvb, offset, 0, ENC_NA);
+        break;
+    case MSG_RESPONSE:
+    case MSG_MONITOR:
+    case MSG_PUSH:
+    default:
+        pi = proto_tree_add_item(rt, kind == MSG_MONITOR ? hf_resp_monitor :
+                                     kind == MSG_PUBSUB ? hf_resp_pubsub_message : hf_resp_response,
+                                 tvb, offset, 0, ENC_NA);
+        break;
+    }
+    proto_item_set_generated(pi);
+    if (mi) {
+        pi = proto_tree_add_uint(rt, hf_resp_version, tvb, offset, 0, mi->version);
+        proto_item_set_generated(pi);
+    }
+
+    if (is_cmd) {
+        proto_item_append_text(ti, ", Request: %s%s%s", cmd, sub ? " " : "", sub ? sub : "");
+        pi = proto_tree_add_string(rt, hf_resp_command, tvb, w.arg_off[0], w.arg_span[0], cmd);
+        if (!ci)
+            expert_add_info_format(pinfo, pi, &ei_resp_unknown_command,
+                                   "Command %s is not one Redis 7 knows", cmd);
+        if (sub)
+            proto_tree_add_string(rt, hf_resp_subcommand, tvb, w.arg_off[1], w.arg_span[1], sub);
+        if (tree && (sci || ci)) {
+            key_ctx_t kc = {&w, rt};
+            resp_command_keys(sci ? sci : ci, w.argc, w.argv, w.arg_len, add_key, &kc);
+        }
+        if (tree)
+            for (guint i = 1; i < w.argc; i++)
+                proto_tree_add_string(rt, hf_resp_argument, tvb, w.arg_off[i], w.arg_span[i],
+                                      short_value(pinfo->pool, w.argv[i], w.arg_len[i], G_MAXINT32));
+        info_append_request(&w, cmd, sub);
+    } else if (is_request) {
+        if (w.top.type == RESP_INLINE && w.top.count == 0)
+            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "(empty line)");
+        else
+            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", reply_summary(&w));
+    } else {
+        const char *summary = reply_summary(&w);
+        const char *prefix = kind == MSG_MONITOR ? "[monitor] " :
+                             kind == MSG_PUBSUB ? "[pub/sub] " :
+                             kind == MSG_PUSH ? "[push] " : "";
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s%s", prefix, summary);
+        proto_item_append_text(ti, ", %s: %s",
+                               kind == MSG_RESPONSE ? "Response" :
+                               kind == MSG_MONITOR ? "Monitor" :
+                               kind == MSG_PUBSUB ? "Pub/Sub message" : "Push", summary);
+        if (is_error_reply(&w))
+            expert_add_info_format(pinfo, ti, &ei_resp_error_reply, "Error reply: %s", summary);
+    }
+
+    if (mi && mi->req) {
+        resp_request_t *req = mi->req;
+        if (kind == MSG_REQUEST) {
+            if (req->response_frame) {
+                pi = proto_tree_add_uint(rt, hf_resp_response_in, tvb, 0, 0, req->response_frame);
+                proto_item_set_generated(pi);
+            }
+        } else {
+            nstime_t delta;
+            pi = proto_tree_add_uint(rt, hf_resp_response_to, tvb, 0, 0, req->frame);
+            proto_item_set_generated(pi);
+            nstime_delta(&delta, &pinfo->abs_ts, &req->ts);
+            pi = proto_tree_add_time(rt, hf_resp_time, tvb, 0, 0, &delta);
+            proto_item_set_generated(pi);
+        }
+    }
+    if (mi && mi->unmatched)
+        expert_add_info(pinfo, ti, &ei_resp_unmatched);
+    if (!complete)
+        expert_add_info(pinfo, ti, &ei_resp_truncated);
+}
+
+/* ---- stream handling ----------------------------------------------------------------- */
+
+/* Whether a parse result at a candidate position is proof enough of a message boundary. */
+static gboolean strong_start(const guint8 *p, size_t n, const resp_result_t *r, gboolean is_request)
+{
+    if (r->status == RESP_BAD)
+        return FALSE;
+    if (is_request) {
+        /* the first argument must name a command Redis knows */
+        if (p[0] == '*') {
+            size_t i = 1;
+            while (i < n && p[i] != '\n')
+                i++;
+            if (i + 1 >= n || p[i + 1] != '$')
+                return FALSE;
+            size_t j = i + 2, len = 0;
+            while (j < n && g_ascii_isdigit(p[j]) && len < 100)
+                len = len * 10 + (size_t)(p[j++] - '0');
+            if (j + 2 + len > n || p[j] != '\r')
+                return FALSE;
+            return resp_command_lookup(p + j + 2, len) != NULL;
+        }
+        size_t k = 0;
+        while (k < n && p[k] != ' ' && p[k] != '\r' && p[k] != '\n')
+            k++;
+        return r->status == RESP_OK && resp_command_lookup(p, k) != NULL;
+    }
+    /* replies: a complete message, or an aggregate/bulk whose header parsed */
+    if (r->status == RESP_OK)
+        return TRUE;
+    return (p[0] == '*' || p[0] == '$' || p[0] == '%' || p[0] == '>' || p[0] == '~') &&
+           r->elements >= 1;
+}
+
+/* Finds the first offset in [0, n) from which everything up to n parses as RESP. Returns n
+ * when there is none. Candidates are 0 and positions right after a line feed. */
+static size_t find_boundary(const guint8 *p, size_t n, gboolean is_request)
+{
+    unsigned flags = is_request ? RESP_PARSE_ALLOW_INLINE : 0;
+    size_t c = 0;
+    while (c < n) {
+        resp_result_t r = resp_parse(p + c, n - c, flags, NULL, NULL);
+        if (strong_start(p + c, n - c, &r, is_request)) {
+            /* the rest of the segment must be RESP too */
+            size_t at = c;
+            while (r.status == RESP_OK && at + r.length < n) {
+                at += r.length;
+                r = resp_parse(p + at, n - at, flags, NULL, NULL);
+            }
+            if (r.status != RESP_BAD)
+                return c;
+            /* candidates before the failure would run into it again */
+            c = at + r.err_offset;
+        }
+        const guint8 *lf = (const guint8 *)memchr(p + c, '\n', n - c);
+        if (!lf)
+            break;
+        c = (size_t)(lf - p) + 1;
+    }
+    return n;
+}
+
+static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    resp_conv_t *cd = get_conv(pinfo);
+    guint call_index = packet_counter(pinfo, KEY_CALLS);
+    int captured = (int)tvb_captured_length(tvb);
+    int reported = (int)tvb_reported_length(tvb);
+    int offset = 0;
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "RESP");
+    if (call_index == 0)
+        col_clear(pinfo->cinfo, COL_INFO);
+
+    /* Which side is the server: from the SYN if seen, the port we were registered on, or
+     * the first message (a command comes from the client). */
+    if (!cd->server_known) {
+        struct tcp_analysis *tcpd = get_tcp_conversation_data(NULL, pinfo);
+        guint32 sport = 0;
+        if (tcpd && tcpd->server_port)
+            sport = tcpd->server_port;
+        else if (pinfo->match_uint == pinfo->destport || pinfo->match_uint == pinfo->srcport)
+            sport = pinfo->match_uint;
+        if (sport == pinfo->destport && sport != pinfo->srcport) {
+            copy_address_wmem(wmem_file_scope(), &cd->server_addr, &pinfo->dst);
+            cd->server_port = pinfo->destport;
+            cd->server_known = TRUE;
+        } else if (sport == pinfo->srcport && sport != pinfo->destport) {
+            copy_address_wmem(wmem_file_scope(), &cd->server_addr, &pinfo->src);
+            cd->server_port = pinfo->srcport;
+            cd->server_known = TRUE;
+        } else if (captured > 0) {
+            const guint8 *p = tvb_get_ptr(tvb, 0, captured);
+            resp_result_t r = resp_parse(p, (size_t)captured, 0, NULL, NULL);
+            gboolean from_client = strong_start(p, (size_t)captured, &r, TRUE);
+            copy_address_wmem(wmem_file_scope(), &cd->server_addr, from_client ? &pinfo->dst : &pinfo->src);
+            cd->server_port = from_client ? pinfo->destport : pinfo->srcport;
+            cd->server_known = TRUE;
+        }
+        /* a stream whose start we saw begins at a message boundary */
+        if (tcpd && tcpd->server_port) {
+            cd->dir[0].verified = TRUE;
+            cd->dir[1].verified = TRUE;
+        }
+    }
+    gboolean is_request = !(pinfo->srcport == cd->server_port &&
+                            addresses_equal(&pinfo->src, &cd->server_addr));
+    resp_dir_state_t *dir = &cd->dir[is_request ? 0 : 1];
+
+    /* Whether this call starts at a proven boundary: decided once, replayed on revisits. */
+    gboolean verified;
+    gpointer stored = p_get_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_CALL_BASE + call_index);
+    if (stored) {
+        verified = GPOINTER_TO_UINT(stored) == 2;
+    } else {
+        verified = dir->verified;
+        if (!PINFO_FD_VISITED(pinfo))
+            p_add_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_CALL_BASE + call_index,
+                             GUINT_TO_POINTER(verified ? 2 : 1));
+    }
+
+    const guint8 *buf = tvb_get_ptr(tvb, 0, captured);
+    unsigned flags = is_request ? RESP_PARSE_ALLOW_INLINE : 0;
+    gboolean lost_sync = FALSE;
+
+    while (offset < captured) {
+        if (!verified) {
+            size_t skip = find_boundary(buf + offset, (size_t)(captured - offset), is_request);
+            if (skip > 0) {
+                proto_item *si = proto_tree_add_item(tree, hf_resp_skipped, tvb, offset, (int)skip, ENC_NA);
+                expert_add_info_format(pinfo, si, &ei_resp_skipped,
+                                       "%zu bytes skipped: not at a provable message boundary "
+                                       "(capture started mid-stream or data was lost)", skip);
+                col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "[%zu bytes skipped]", skip);
+                if (is_request && !PINFO_FD_VISITED(pinfo))
+                    note_gap(cd, pinfo);
+                offset += (int)skip;
+                if (offset >= captured)
+                    break;
+            }
+            verified = TRUE;
+        }
+        resp_result_t r = resp_parse(buf + offset, (size_t)(captured - offset), flags, NULL, NULL);
+        if (r.status == RESP_OK) {
+            dissect_message(tvb, pinfo, tree, offset, (int)r.length, TRUE, is_request, cd);
+            offset += (int)r.length;
+            continue;
+        }
+        if (r.status == RESP_NEED_MORE) {
+            if (captured < reported) {
+                /* The capture cut this segment (snap length): show what is there. */
+                dissect_message(tvb, pinfo, tree, offset, captured - offset, FALSE, is_request, cd);
+                lost_sync = TRUE;
+                offset = reported;
+                break;
+            }
+            if (resp_desegment() && pinfo->can_desegment) {
+                pinfo->desegment_offset = offset;
+                pinfo->desegment_len = r.need > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)r.need;
+                return captured;
+            }
+            proto_item *pi = proto_tree_add_item(tree, proto_resp, tvb, offset, -1, ENC_NA);
+            expert_add_info(pinfo, pi, &ei_resp_incomplete);
+            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "[continued in next segment]");
+            lost_sync = TRUE;
+            offset = captured;
+            break;
+        }
+        /* Not RESP: say where and why, then look for the next boundary. */
+        proto_item *bi = proto_tree_add_item(tree, hf_resp_skipped, tvb, offset, -1, ENC_NA);
+        expert_add_info_format(pinfo, bi, &ei_resp_malformed, "Not valid RESP at offset %zu: %s",
+                               r.err_offset, resp_error_string(r.err));
+        if (is_request && !PINFO_FD_VISITED(pinfo))
+            note_gap(cd, pinfo);
+        size_t next = find_boundary(buf + offset + 1, (size_t)(captured - offset - 1), is_request);
+        offset += 1 + (int)next;
+        if (offset < captured)
+            proto_item_set_len(bi, (int)next + 1);
+        verified = TRUE; /* find_boundary() proved the new position */
+    }
+
+    if (!PINFO_FD_VISITED(pinfo))
+        dir->verified = !lost_sync;
+    return offset;
+}
+
+/* ---- heuristic ----------------------------------------------------------------------- */
+
+static RSP_HEUR_BOOL dissect_resp_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    size_t n = tvb_captured_length(tvb);
+    if (n < 4)
+        return FALSE;
+    const guint8 *p = tvb_get_ptr(tvb, 0, (gint)n);
+    /* Only typed RESP: inline text would claim HTTP, SMTP and memcached. */
+    resp_result_t r = resp_parse(p, n, 0, NULL, NULL);
+    if (r.status == RESP_BAD)
+        return FALSE;
+    gboolean ok = FALSE;
+    if (p[0] == '*' && strong_start(p, n, &r, TRUE)) {
+        ok = TRUE; /* a command Redis knows */
+    } else if (r.status == RESP_OK && strchr("$*:%~>_#,(!=", p[0])) {
+        /* a reply: the whole segment must be complete RESP messages */
+        size_t at = 0;
+        while (r.status == RESP_OK && at + r.length < n) {
+            at += r.length;
+            r = resp_parse(p + at, n - at, 0, NULL, NULL);
+        }
+        ok = r.status == RESP_OK;
+    }
+    if (!ok)
+        return FALSE;
+    conversation_set_dissector(find_or_create_conversation(pinfo), resp_handle);
+    dissect_resp(tvb, pinfo, tree, data);
+    return TRUE;
+}
+
+/* ---- registration -------------------------------------------------------------------- */
+
+void proto_register_resp_plugin(void)
+{
+    static hf_register_info hf[] = {
+        {&hf_resp_string, {"String", "resp.string", FT_STRING, BASE_NONE, NULL, 0x0, "RESP simple string", HFILL}},
+        {&hf_resp_error, {"Error", "resp.error", FT_STRING, BASE_NONE, NULL, 0x0, "RESP simple error", HFILL}},
+        {&hf_resp_bulk_string, {"Bulk String", "resp.bulk_string", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_bulk_string_length, {"Length", "resp.bulk_string.length", FT_INT32, BASE_DEC, NULL, 0x0, "Declared length (-1: null)", HFILL}},
+        {&hf_resp_bulk_string_value, {"Value", "resp.bulk_string.value", FT_BYTES, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_integer, {"Integer", "resp.integer", FT_INT64, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_array, {"Array", "resp.array", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_array_length, {"Length", "resp.array.length", FT_INT64, BASE_DEC, NULL, 0x0, "Declared elements (-1: null)", HFILL}},
+        {&hf_resp_null, {"Null", "resp.null", FT_NONE, BASE_NONE, NULL, 0x0, "RESP3 null", HFILL}},
+        {&hf_resp_boolean, {"Boolean", "resp.boolean", FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_double, {"Double", "resp.double", FT_DOUBLE, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_big_number, {"Big number", "resp.big_number", FT_STRING, BASE_NONE, NULL, 0x0, "Decimal digits", HFILL}},
+        {&hf_resp_bulk_error, {"Bulk error", "resp.bulk_error", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_verbatim, {"Verbatim string", "resp.verbatim_string", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_verbatim_format, {"Format", "resp.verbatim_string.format", FT_STRING, BASE_NONE, NULL, 0x0, "txt or mkd", HFILL}},
+        {&hf_resp_map, {"Map", "resp.map", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_map_length, {"Pairs", "resp.map.length", FT_INT64, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_set, {"Set", "resp.set", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_set_length, {"Length", "resp.set.length", FT_INT64, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_attribute, {"Attribute", "resp.attribute", FT_NONE, BASE_NONE, NULL, 0x0, "Metadata annotating the next element", HFILL}},
+        {&hf_resp_attribute_length, {"Pairs", "resp.attribute.length", FT_INT64, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_push, {"Push", "resp.push", FT_NONE, BASE_NONE, NULL, 0x0, "Out-of-band data (RESP3)", HFILL}},
+        {&hf_resp_push_length, {"Length", "resp.push.length", FT_INT64, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_inline, {"Inline command", "resp.inline", FT_STRING, BASE_NONE, NULL, 0x0, "A command sent as a line of text", HFILL}},
+        {&hf_resp_request, {"Request", "resp.request", FT_NONE, BASE_NONE, NULL, 0x0, "Message from client to server", HFILL}},
+        {&hf_resp_response, {"Response", "resp.response", FT_NONE, BASE_NONE, NULL, 0x0, "Reply from server to client", HFILL}},
+        {&hf_resp_pubsub_message, {"Pub/Sub message", "resp.pubsub_message", FT_NONE, BASE_NONE, NULL, 0x0, "A published message delivered to a subscriber", HFILL}},
+        {&hf_resp_monitor, {"Monitor output", "resp.monitor", FT_NONE, BASE_NONE, NULL, 0x0, "A line of the MONITOR stream", HFILL}},
+        {&hf_resp_command, {"Command", "resp.command", FT_STRING, BASE_NONE, NULL, 0x0, "Command name as Redis resolves it", HFILL}},
+        {&hf_resp_subcommand, {"Subcommand", "resp.subcommand", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_key, {"Key", "resp.key", FT_STRING, BASE_NONE, NULL, 0x0, "An argument in a key position", HFILL}},
+        {&hf_resp_argument, {"Argument", "resp.argument", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_response_in, {"Response in", "resp.response_in", FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_RESPONSE), 0x0, NULL, HFILL}},
+        {&hf_resp_response_to, {"Request in", "resp.response_to", FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0, NULL, HFILL}},
+        {&hf_resp_time, {"Time", "resp.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0, "Time since the request", HFILL}},
+        {&hf_resp_version, {"Protocol version", "resp.version", FT_UINT8, BASE_DEC, NULL, 0x0, "RESP version in force (HELLO)", HFILL}},
+        {&hf_resp_skipped, {"Skipped bytes", "resp.skipped", FT_BYTES, BASE_NONE, NULL, 0x0, "Bytes not decoded", HFILL}},
+    };
+    static gint *ett[] = {&ett_resp, &ett_resp_element};
+    static ei_register_info ei[] = {
+        {&ei_resp_malformed, {"resp.malformed", PI_MALFORMED, PI_ERROR, "Not valid RESP", EXPFILL}},
+        {&ei_resp_skipped, {"resp.skipped_bytes", PI_SEQUENCE, PI_WARN, "Bytes skipped", EXPFILL}},
+        {&ei_resp_truncated, {"resp.truncated", PI_UNDECODED, PI_NOTE, "Message cut short by the capture (snap length or capture end)", EXPFILL}},
+        {&ei_resp_incomplete, {"resp.incomplete", PI_REASSEMBLE, PI_NOTE, "Message continues in the next segment (reassembly is off)", EXPFILL}},
+        {&ei_resp_unmatched, {"resp.unmatched_response", PI_SEQUENCE, PI_NOTE, "Response whose request is not in the capture", EXPFILL}},
+        {&ei_resp_error_reply, {"resp.error_reply", PI_RESPONSE_CODE, PI_NOTE, "Error reply", EXPFILL}},
+        {&ei_resp_unknown_command, {"resp.unknown_command", PI_UNDECODED, PI_NOTE, "Unknown command", EXPFILL}},
+    };
+
+    /* Adopt the built-in "resp" protocol when this Wireshark has one. */
+    proto_resp = proto_get_id_by_filter_name("resp");
+    if (proto_resp == -1)
+        proto_resp = proto_register_protocol("REdis Serialization Protocol", "RESP", "resp");
+    proto_register_field_array(proto_resp, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+    expert_register_field_array(expert_register_protocol(proto_resp), ei, array_length(ei));
+
+    module_t *module = prefs_find_module("resp");
+    if (module) {
+        resp_desegment_pref = prefs_find_preference(module, "desegment_data");
+    } else {
+        module = prefs_register_protocol(proto_resp, NULL);
+    }
+    if (!resp_desegment_pref)
+        prefs_register_bool_preference(module, "desegment_data",
+                                       "Reassemble RESP messages spanning multiple TCP segments",
+                                       "Whether messages spanning TCP segments are reassembled. "
+                                       "TCP's \"Allow subdissectors to reassemble TCP streams\" must be on too.",
+                                       &resp_desegment_own);
+    prefs_register_uint_preference(module, "value_display_length", "Bytes of a value to show",
+                                   "Values longer than this are shortened in the tree and the Info "
+                                   "column (filters still see the whole value)",
+                                   10, &resp_value_display_len);
+
+    resp_handle = register_dissector("resp", dissect_resp, proto_resp);
+}
+
+void proto_reg_handoff_resp_plugin(void)
+{
+    dissector_table_t tcp_port = find_dissector_table("tcp.port");
+    dissector_handle_t builtin = dissector_get_uint_handle(tcp_port, RESP_DEFAULT_PORT);
+
+    if (builtin && builtin != resp_handle &&
+        dissector_handle_get_protocol_index(builtin) == proto_resp) {
+        /* Take the built-in's place in tcp.port's Decode As list, so that "resp" names one
+         * dissector there (and the resp.tcp.port preference, which looks it up by
+         * description, moves our handle), then on its ports. */
+        for (GSList *l = dissector_table_get_dissector_handles(tcp_port); l; l = l->next)
+            if (l->data == (gpointer)builtin)
+                l->data = (gpointer)resp_handle;
+        dissector_delete_all("tcp.port", builtin);
+        dissector_add_uint("tcp.port", RESP_DEFAULT_PORT, resp_handle);
+    } else {
+        dissector_add_uint_with_preference("tcp.port", RESP_DEFAULT_PORT, resp_handle);
+    }
+    heur_dissector_add("tcp", dissect_resp_heur, "RESP (Redis) over TCP", "resp_tcp", proto_resp,
+                       HEURISTIC_ENABLE);
+}
+
+dissector_handle_t resp_dissector_handle(void)
+{
+    return resp_handle;
+}

@@ -1,0 +1,29 @@
+/* plugin.c — the plugin's entry points: version symbols and registration.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define WS_BUILD_DLL
+#include "config-plugin.h"
+
+#include <epan/proto.h>
+
+#include "packet-resp.h"
+
+#ifndef PLUGIN_VERSION
+#define PLUGIN_VERSION "0.1.0"
+#endif
+
+WS_DLL_PUBLIC_DEF const gchar plugin_version[] = PLUGIN_VERSION;
+WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
+WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
+
+WS_DLL_PUBLIC void plugin_register(void);
+
+void plugin_register(void)
+{
+    static proto_plugin resp_plugin;
+
+    resp_plugin.register_protoinfo = proto_register_resp_plugin;
+    resp_plugin.register_handoff = proto_reg_handoff_resp_plugin;
+    proto_register_plugin(&resp_plugin);
+}

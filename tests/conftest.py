@@ -1,0 +1,62 @@
+"""Shared helpers: run tshark with the freshly built plugin and read fields back."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "test-captures"
+TSHARK = ROOT / "tools" / "tshark-plugin"
+SEP = "\x1f"  # between occurrences of a field in one frame
+
+
+def tshark(*args, timeout=600, check=True):
+    p = subprocess.run([str(TSHARK), *map(str, args)], capture_output=True, text=True,
+                       timeout=timeout, errors="replace")
+    if check and p.returncode != 0:
+        raise AssertionError(f"tshark {args} failed ({p.returncode}): {p.stderr[-2000:]}")
+    return p
+
+
+def frames(capture, fields, display_filter=None, extra=()):
+    """One dict per frame: field name -> list of occurrences (empty list when absent)."""
+    args = ["-r", capture, "-T", "fields", "-E", f"aggregator={SEP}", "-E", "occurrence=a",
+            "-E", "separator=\t"]
+    for f in fields:
+        args += ["-e", f]
+    if display_filter:
+        args += ["-Y", display_filter]
+    args += list(extra)
+    out = tshark(*args).stdout
+    rows = []
+    for line in out.splitlines():
+        cols = line.split("\t")
+        cols += [""] * (len(fields) - len(cols))
+        rows.append({f: (c.split(SEP) if c != "" else []) for f, c in zip(fields, cols)})
+    return rows
+
+
+def values(capture, field, display_filter=None, extra=()):
+    """All occurrences of one field, in frame order."""
+    out = []
+    for row in frames(capture, [field], display_filter or field, extra):
+        out += row[field]
+    return out
+
+
+def truth(name):
+    with open(CAPTURES / f"{name}.truth.json") as f:
+        return json.load(f)
+
+
+@pytest.fixture
+def shared_tmp():
+    """A temporary folder readable by the unprivileged user tshark runs as under root."""
+    d = tempfile.mkdtemp(prefix="resp-test-")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
