@@ -31,6 +31,7 @@
 
 static int proto_resp = -1;
 static dissector_handle_t resp_handle;
+static dissector_handle_t resp_stream_entry; /* for decrypted streams, see packet-resp.h */
 
 /* Fields shared with the built-in dissector: same names, same types. */
 static int hf_resp_string = -1;
@@ -354,7 +355,7 @@ static void walk_element(void *ud, const resp_element_t *e)
                                               NULL, "%s", shown);
             if ((gint64)e->data_len < e->count)
                 expert_add_info_format(w->pinfo, ti, &ei_resp_truncated,
-                                       "Value cut by the capture: %zu of %" G_GINT64_FORMAT
+                                       "Value incomplete here: %zu of %" G_GINT64_FORMAT
                                        " bytes present", e->data_len, e->count);
         }
         break;
@@ -633,8 +634,10 @@ static void add_key(size_t i, void *ud)
                           short_value(w->pinfo->pool, w->argv[i], w->arg_len[i], G_MAXINT32));
 }
 
-static void dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
-                            int length, gboolean complete, gboolean is_request, resp_conv_t *cd)
+/* Dissects the message at [offset, offset+length), which may be the start of one the capture
+ * does not hold whole. Returns its protocol item. */
+static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
+                                   int length, gboolean is_request, resp_conv_t *cd)
 {
     guint msg_index = packet_counter(pinfo, KEY_MSGS);
     resp_msg_info_t *mi =
@@ -695,20 +698,15 @@ static void dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 
     proto_item *pi;
     msg_kind_t kind = mi ? mi->kind : (is_request ? MSG_REQUEST : MSG_RESPONSE);
-    switch (kind) {
-    case MSG_REQUEST:
-        pi = proto_tree_add_item(rt, hf_resp_request, tvb, offset, 0, ENC_NA);
-        break;
-    case MSG_RESPONSE:
-    case MSG_MONITOR:
-    case MSG_PUSH:
-    default:
-        pi = proto_tree_add_item(rt, kind == MSG_MONITOR ? hf_resp_monitor :
-                                     kind == MSG_PUBSUB ? hf_resp_pubsub_message : hf_resp_response,
-                                 tvb, offset, 0, ENC_NA);
-        break;
+    /* what the message is, as a field (a RESP3 push is marked by its resp.push element) */
+    int kind_hf = kind == MSG_REQUEST ? hf_resp_request :
+                  kind == MSG_RESPONSE ? hf_resp_response :
+                  kind == MSG_MONITOR ? hf_resp_monitor :
+                  kind == MSG_PUBSUB ? hf_resp_pubsub_message : -1;
+    if (kind_hf != -1) {
+        pi = proto_tree_add_item(rt, kind_hf, tvb, offset, 0, ENC_NA);
+        proto_item_set_generated(pi);
     }
-    proto_item_set_generated(pi);
     if (mi) {
         pi = proto_tree_add_uint(rt, hf_resp_version, tvb, offset, 0, mi->version);
         proto_item_set_generated(pi);
@@ -768,8 +766,7 @@ static void dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     if (mi && mi->unmatched)
         expert_add_info(pinfo, ti, &ei_resp_unmatched);
-    if (!complete)
-        expert_add_info(pinfo, ti, &ei_resp_truncated);
+    return ti;
 }
 
 /* ---- stream handling ----------------------------------------------------------------- */
@@ -834,7 +831,7 @@ static size_t find_boundary(const guint8 *p, size_t n, gboolean is_request)
     return n;
 }
 
-static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, gboolean gap_before)
 {
     resp_conv_t *cd = get_conv(pinfo);
     guint call_index = packet_counter(pinfo, KEY_CALLS);
@@ -880,6 +877,11 @@ static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
     gboolean is_request = !(pinfo->srcport == cd->server_port &&
                             addresses_equal(&pinfo->src, &cd->server_addr));
     resp_dir_state_t *dir = &cd->dir[is_request ? 0 : 1];
+    if (gap_before && !PINFO_FD_VISITED(pinfo)) {
+        dir->verified = FALSE;
+        if (is_request)
+            note_gap(cd, pinfo);
+    }
 
     /* Whether this call starts at a proven boundary: decided once, replayed on revisits. */
     gboolean verified;
@@ -910,20 +912,21 @@ static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
                     note_gap(cd, pinfo);
                 offset += (int)skip;
                 if (offset >= captured)
-                    break;
+                    break; /* still not in step */
             }
             verified = TRUE;
         }
         resp_result_t r = resp_parse(buf + offset, (size_t)(captured - offset), flags, NULL, NULL);
         if (r.status == RESP_OK) {
-            dissect_message(tvb, pinfo, tree, offset, (int)r.length, TRUE, is_request, cd);
+            dissect_message(tvb, pinfo, tree, offset, (int)r.length, is_request, cd);
             offset += (int)r.length;
             continue;
         }
         if (r.status == RESP_NEED_MORE) {
             if (captured < reported) {
                 /* The capture cut this segment (snap length): show what is there. */
-                dissect_message(tvb, pinfo, tree, offset, captured - offset, FALSE, is_request, cd);
+                proto_item *mi = dissect_message(tvb, pinfo, tree, offset, captured - offset, is_request, cd);
+                expert_add_info(pinfo, mi, &ei_resp_truncated);
                 lost_sync = TRUE;
                 offset = reported;
                 break;
@@ -933,9 +936,10 @@ static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
                 pinfo->desegment_len = r.need > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)r.need;
                 return captured;
             }
-            proto_item *pi = proto_tree_add_item(tree, proto_resp, tvb, offset, -1, ENC_NA);
-            expert_add_info(pinfo, pi, &ei_resp_incomplete);
-            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "[continued in next segment]");
+            /* Reassembly is off: show the first part; the rest cannot be placed. */
+            proto_item *mi = dissect_message(tvb, pinfo, tree, offset, captured - offset, is_request, cd);
+            expert_add_info(pinfo, mi, &ei_resp_incomplete);
+            col_append_str(pinfo->cinfo, COL_INFO, " [continued in next segment]");
             lost_sync = TRUE;
             offset = captured;
             break;
@@ -950,12 +954,23 @@ static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
         offset += 1 + (int)next;
         if (offset < captured)
             proto_item_set_len(bi, (int)next + 1);
-        verified = TRUE; /* find_boundary() proved the new position */
+        verified = offset < captured; /* find_boundary() proved the new position, if any */
     }
 
     if (!PINFO_FD_VISITED(pinfo))
-        dir->verified = !lost_sync;
+        dir->verified = verified && !lost_sync;
     return offset;
+}
+
+static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    return dissect_resp_common(tvb, pinfo, tree, FALSE);
+}
+
+static int dissect_resp_stream(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    const resp_stream_info_t *info = (const resp_stream_info_t *)data;
+    return dissect_resp_common(tvb, pinfo, tree, info && info->gap_before);
 }
 
 /* ---- heuristic ----------------------------------------------------------------------- */
@@ -1069,6 +1084,7 @@ void proto_register_resp_plugin(void)
                                    10, &resp_value_display_len);
 
     resp_handle = register_dissector("resp", dissect_resp, proto_resp);
+    resp_stream_entry = create_dissector_handle(dissect_resp_stream, proto_resp);
 }
 
 void proto_reg_handoff_resp_plugin(void)
@@ -1096,4 +1112,9 @@ void proto_reg_handoff_resp_plugin(void)
 dissector_handle_t resp_dissector_handle(void)
 {
     return resp_handle;
+}
+
+dissector_handle_t resp_stream_handle(void)
+{
+    return resp_stream_entry;
 }

@@ -10,7 +10,14 @@
 void proto_register_resp_plugin(void);
 void proto_reg_handoff_resp_plugin(void);
 
-/* The plugin's RESP handle, for dissectors that carry Redis (e.g. decrypted spiped). */
+/* The plugin's RESP handle, as registered on tcp.port and for Decode As. */
 dissector_handle_t resp_dissector_handle(void);
+
+/* The same dissector for a byte stream another dissector reassembles (decrypted spiped):
+ * pass a resp_stream_info_t as data. It honours pinfo->can_desegment like TCP's callers. */
+typedef struct {
+    gboolean gap_before; /* bytes were lost before this data: resynchronise */
+} resp_stream_info_t;
+dissector_handle_t resp_stream_handle(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include <epan/proto.h>
 
 #include "packet-resp.h"
+#include "packet-spipe.h"
 
 #ifndef PLUGIN_VERSION
 #define PLUGIN_VERSION "0.1.0"
@@ -21,9 +22,12 @@ WS_DLL_PUBLIC void plugin_register(void);
 
 void plugin_register(void)
 {
-    static proto_plugin resp_plugin;
+    static proto_plugin resp_plugin, spiped_plugin;
 
     resp_plugin.register_protoinfo = proto_register_resp_plugin;
     resp_plugin.register_handoff = proto_reg_handoff_resp_plugin;
     proto_register_plugin(&resp_plugin);
+    spiped_plugin.register_protoinfo = proto_register_spiped;
+    spiped_plugin.register_handoff = proto_reg_handoff_spiped;
+    proto_register_plugin(&spiped_plugin);
 }

@@ -1,0 +1,826 @@
+/* packet-spipe.c — spiped tunnels: handshake, 1060-byte records, decryption with the shared
+ * key file, and the decrypted byte stream handed to RESP (or another protocol).
+ *
+ * The wire format is in shared/spiped-protocol.md; the cryptography is in
+ * core/spiped_crypto.c. This file does framing by stream position, key selection, per-record
+ * results stored for revisits, and reassembly of the plaintext for the inner dissector.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "config-plugin.h"
+
+#include <epan/conversation.h>
+#include <epan/decode_as.h>
+#include <epan/expert.h>
+#include <epan/packet.h>
+#include <epan/prefs-int.h>
+#include <epan/prefs.h>
+#include <epan/proto_data.h>
+#include <epan/uat.h>
+#include <epan/dissectors/packet-tcp.h>
+#include <wsutil/report_message.h>
+
+#include "core/resp_parse.h"
+#include "core/spiped_crypto.h"
+#include "packet-resp.h"
+#include "packet-spipe.h"
+
+#define SPIPED_DEFAULT_PORT 6479
+#define SPIPED_DH_START SPIPED_NONCE_LEN                          /* 32 */
+#define SPIPED_RECORDS_START (SPIPED_NONCE_LEN + SPIPED_DHMSG_LEN) /* 320 */
+
+enum { DIR_TO_SERVER = 0, DIR_TO_CLIENT = 1 };
+
+static int proto_spiped = -1;
+static dissector_handle_t spiped_handle;
+static dissector_handle_t data_handle;
+static dissector_table_t spiped_port_table;
+
+static int hf_spiped_direction = -1;
+static int hf_spiped_nonce = -1;
+static int hf_spiped_dh = -1;
+static int hf_spiped_dh_public = -1;
+static int hf_spiped_dh_mac = -1;
+static int hf_spiped_fast = -1;
+static int hf_spiped_forward_secrecy = -1;
+static int hf_spiped_key_verified = -1;
+static int hf_spiped_key_label = -1;
+static int hf_spiped_key_fingerprint = -1;
+static int hf_spiped_record = -1;
+static int hf_spiped_record_number = -1;
+static int hf_spiped_record_ciphertext = -1;
+static int hf_spiped_record_mac = -1;
+static int hf_spiped_record_length = -1;
+static int hf_spiped_decrypted = -1;
+static int hf_spiped_fragment = -1;
+
+static gint ett_spiped = -1;
+static gint ett_spiped_message = -1;
+
+static expert_field ei_spiped_key_mismatch = EI_INIT;
+static expert_field ei_spiped_mac_invalid = EI_INIT;
+static expert_field ei_spiped_bad_length = EI_INIT;
+static expert_field ei_spiped_no_secret = EI_INIT;
+static expert_field ei_spiped_no_handshake = EI_INIT;
+static expert_field ei_spiped_no_key = EI_INIT;
+static expert_field ei_spiped_key_file = EI_INIT;
+static expert_field ei_spiped_bad_dh = EI_INIT;
+static expert_field ei_spiped_truncated = EI_INIT;
+static expert_field ei_spiped_lost = EI_INIT;
+
+static const value_string direction_vals[] = {
+    {DIR_TO_SERVER, "Client to server"},
+    {DIR_TO_CLIENT, "Server to client"},
+    {0, NULL},
+};
+
+/* ---- keys ---------------------------------------------------------------------------- */
+
+typedef struct {
+    char *label;
+    char *path;
+} key_uat_row_t;
+
+static key_uat_row_t *key_uat_rows;
+static guint key_uat_nrows;
+static const char *pref_key_file = "";
+static const char *pref_inner_protocol = "auto";
+
+typedef struct {
+    char *label;
+    char fingerprint[SPIPED_FINGERPRINT_LEN + 1];
+    guint8 K[SPIPED_KEY_LEN];
+    gboolean usable;
+    char *error; /* why not usable */
+} spiped_key_t;
+
+static GArray *keys; /* spiped_key_t, rebuilt when preferences change */
+
+static void keys_clear(void)
+{
+    if (!keys)
+        return;
+    for (guint i = 0; i < keys->len; i++) {
+        spiped_key_t *k = &g_array_index(keys, spiped_key_t, i);
+        memset(k->K, 0, sizeof k->K);
+        g_free(k->label);
+        g_free(k->error);
+    }
+    g_array_set_size(keys, 0);
+}
+
+static void key_load(const char *label, const char *path)
+{
+    spiped_key_t k;
+    gchar *contents = NULL;
+    gsize len = 0;
+    GError *err = NULL;
+
+    memset(&k, 0, sizeof k);
+    k.label = g_strdup(label);
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        k.error = g_strdup_printf("key file %s is a directory", path);
+    } else if (!g_file_get_contents(path, &contents, &len, &err)) {
+        k.error = g_strdup_printf("key file %s cannot be read: %s", path, err->message);
+        g_error_free(err);
+    } else if (len == 0) {
+        k.error = g_strdup_printf("key file %s is empty", path);
+    } else if (spiped_key_from_file_bytes((const guint8 *)contents, len, k.K) != 0) {
+        k.error = g_strdup("libgcrypt failed to hash the key file");
+    } else {
+        spiped_key_fingerprint(k.K, k.fingerprint);
+        k.usable = TRUE;
+    }
+    if (contents) {
+        memset(contents, 0, len);
+        g_free(contents);
+    }
+    if (k.error)
+        report_failure("spiped: %s (key \"%s\" is not used)", k.error, label);
+    g_array_append_val(keys, k);
+}
+
+static void keys_reload(void)
+{
+    keys_clear();
+    if (pref_key_file && *pref_key_file)
+        key_load("key_file preference", pref_key_file);
+    for (guint i = 0; i < key_uat_nrows; i++)
+        if (key_uat_rows[i].path && *key_uat_rows[i].path)
+            key_load(key_uat_rows[i].label && *key_uat_rows[i].label ? key_uat_rows[i].label
+                                                                     : key_uat_rows[i].path,
+                     key_uat_rows[i].path);
+}
+
+static guint keys_usable(void)
+{
+    guint n = 0;
+    for (guint i = 0; keys && i < keys->len; i++)
+        n += g_array_index(keys, spiped_key_t, i).usable;
+    return n;
+}
+
+UAT_CSTRING_CB_DEF(key_uat, label, key_uat_row_t)
+UAT_FILENAME_CB_DEF(key_uat, path, key_uat_row_t)
+
+static void *key_uat_copy(void *dst, const void *src, size_t len _U_)
+{
+    const key_uat_row_t *s = (const key_uat_row_t *)src;
+    key_uat_row_t *d = (key_uat_row_t *)dst;
+    d->label = g_strdup(s->label);
+    d->path = g_strdup(s->path);
+    return d;
+}
+
+static void key_uat_free(void *r)
+{
+    key_uat_row_t *row = (key_uat_row_t *)r;
+    g_free(row->label);
+    g_free(row->path);
+}
+
+static gboolean key_uat_update(void *r, char **err)
+{
+    key_uat_row_t *row = (key_uat_row_t *)r;
+    if (!row->path || !*row->path) {
+        *err = g_strdup("A key file is required");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- conversation state -------------------------------------------------------------- */
+
+typedef struct {
+    spiped_record_status_t status;
+    guint32 len;
+    guint8 *plain; /* len bytes, file scope */
+} record_result_t;
+
+typedef struct {
+    guint8 *data;
+    guint len;
+    gboolean gap_before; /* bytes before this were lost */
+} inner_blob_t;
+
+typedef struct {
+    gboolean start_seen; /* the handshake is in the capture */
+    gboolean base_known;
+    guint32 base;        /* sequence number of stream byte 0 */
+    guint8 nonce[SPIPED_NONCE_LEN];
+    gboolean have_nonce;
+    guint8 dh[SPIPED_DHMSG_LEN];
+    gboolean have_dh;
+    gint key_index;      /* verified key for this side's DH message, -1 none */
+    gboolean key_checked;
+    wmem_map_t *records; /* record number -> record_result_t */
+    /* plaintext not yet consumed by the inner dissector */
+    guint8 *pending;
+    guint pending_len, pending_cap;
+    guint64 pending_need;
+    gboolean gap;        /* plaintext was lost since the inner dissector last ran */
+    guint64 next_record; /* first pass: records are opened in order */
+} spiped_dir_t;
+
+typedef struct {
+    address server_addr;
+    guint32 server_port;
+    gboolean server_known;
+    spiped_dir_t dir[2];
+    gint key_index; /* the session's key (both DH messages verify), -1 unknown */
+    gboolean fs_known, forward_secrecy, session_keys_ready;
+    spiped_keys_t session;
+    dissector_handle_t inner; /* chosen once per conversation */
+} spiped_conv_t;
+
+#define KEY_CALLS 0     /* packet scope */
+#define KEY_BLOB_BASE 1 /* file scope: inner_blob_t per call */
+
+static spiped_conv_t *get_conv(packet_info *pinfo)
+{
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    spiped_conv_t *sc = (spiped_conv_t *)conversation_get_proto_data(conv, proto_spiped);
+    if (!sc) {
+        sc = wmem_new0(wmem_file_scope(), spiped_conv_t);
+        sc->key_index = -1;
+        for (int d = 0; d < 2; d++) {
+            sc->dir[d].key_index = -1;
+            sc->dir[d].records = wmem_map_new(wmem_file_scope(), g_int64_hash, g_int64_equal);
+        }
+        conversation_add_proto_data(conv, proto_spiped, sc);
+    }
+    return sc;
+}
+
+static guint call_counter(packet_info *pinfo)
+{
+    guint n = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_spiped, KEY_CALLS));
+    p_add_proto_data(pinfo->pool, pinfo, proto_spiped, KEY_CALLS, GUINT_TO_POINTER(n + 1));
+    return n;
+}
+
+/* ---- handshake ----------------------------------------------------------------------- */
+
+/* With both nonces known, tries every key on one side's DH message. */
+static void check_key(spiped_conv_t *sc, int d)
+{
+    spiped_dir_t *dir = &sc->dir[d];
+    spiped_dir_t *c = &sc->dir[DIR_TO_SERVER], *s = &sc->dir[DIR_TO_CLIENT];
+    if (dir->key_checked || !c->have_nonce || !s->have_nonce || !dir->have_dh)
+        return;
+    dir->key_checked = TRUE;
+    for (guint i = 0; keys && i < keys->len; i++) {
+        spiped_key_t *k = &g_array_index(keys, spiped_key_t, i);
+        guint8 mac_c[SPIPED_KEY_LEN], mac_s[SPIPED_KEY_LEN];
+        if (!k->usable || spiped_handshake_macs(k->K, c->nonce, s->nonce, mac_c, mac_s) != 0)
+            continue;
+        if (spiped_verify_dh_message(d == DIR_TO_SERVER ? mac_c : mac_s, dir->dh) == 1) {
+            dir->key_index = (gint)i;
+            break;
+        }
+    }
+}
+
+/* Once both DH messages are in: forward secrecy, and the session keys when K suffices. */
+static void finish_handshake(spiped_conv_t *sc)
+{
+    spiped_dir_t *c = &sc->dir[DIR_TO_SERVER], *s = &sc->dir[DIR_TO_CLIENT];
+    if (sc->fs_known || !c->have_dh || !s->have_dh)
+        return;
+    sc->fs_known = TRUE;
+    sc->forward_secrecy = !spiped_dh_is_one(c->dh) && !spiped_dh_is_one(s->dh);
+    if (c->key_index >= 0 && c->key_index == s->key_index)
+        sc->key_index = c->key_index;
+    if (sc->key_index >= 0 && !sc->forward_secrecy) {
+        guint8 one[SPIPED_DH_LEN];
+        spiped_key_t *k = &g_array_index(keys, spiped_key_t, sc->key_index);
+        spiped_dh_set_one(one);
+        sc->session_keys_ready =
+            spiped_session_keys(k->K, c->nonce, s->nonce, one, &sc->session) == 0;
+    }
+}
+
+static void add_key_items(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, proto_item *at,
+                          spiped_conv_t *sc, int d)
+{
+    spiped_dir_t *dir = &sc->dir[d];
+    proto_item *pi;
+    if (!dir->key_checked)
+        return;
+    if (dir->key_index >= 0) {
+        spiped_key_t *k = &g_array_index(keys, spiped_key_t, dir->key_index);
+        pi = proto_tree_add_boolean(tree, hf_spiped_key_verified, tvb, 0, 0, TRUE);
+        proto_item_append_text(pi, " (key \"%s\", fingerprint %s)", k->label, k->fingerprint);
+        proto_item_set_generated(pi);
+        pi = proto_tree_add_string(tree, hf_spiped_key_label, tvb, 0, 0, k->label);
+        proto_item_set_generated(pi);
+        pi = proto_tree_add_string(tree, hf_spiped_key_fingerprint, tvb, 0, 0, k->fingerprint);
+        proto_item_set_generated(pi);
+    } else if (keys_usable() > 0) {
+        pi = proto_tree_add_boolean(tree, hf_spiped_key_verified, tvb, 0, 0, FALSE);
+        proto_item_set_generated(pi);
+        expert_add_info_format(pinfo, at, &ei_spiped_key_mismatch,
+                               "None of the %u configured keys matches this handshake's MAC",
+                               keys_usable());
+    } else {
+        expert_add_info(pinfo, at, &ei_spiped_no_key);
+    }
+    for (guint i = 0; keys && i < keys->len; i++) {
+        spiped_key_t *k = &g_array_index(keys, spiped_key_t, i);
+        if (!k->usable)
+            expert_add_info_format(pinfo, at, &ei_spiped_key_file, "Key \"%s\": %s", k->label,
+                                   k->error);
+    }
+}
+
+/* ---- inner stream -------------------------------------------------------------------- */
+
+static void pending_append(spiped_dir_t *dir, const guint8 *p, guint n)
+{
+    if (dir->pending_len + n > dir->pending_cap) {
+        guint cap = dir->pending_cap ? dir->pending_cap : 4096;
+        while (cap < dir->pending_len + n)
+            cap *= 2;
+        dir->pending = (guint8 *)g_realloc(dir->pending, cap);
+        dir->pending_cap = cap;
+    }
+    memcpy(dir->pending + dir->pending_len, p, n);
+    dir->pending_len += n;
+}
+
+/* Decode As (spiped.port), then the preference, then RESP if the stream looks like RESP. */
+static dissector_handle_t choose_inner(spiped_conv_t *sc, const guint8 *p, guint n, int d)
+{
+    dissector_handle_t h = dissector_get_uint_handle(spiped_port_table, sc->server_port);
+    if (!h && pref_inner_protocol && *pref_inner_protocol && strcmp(pref_inner_protocol, "auto") != 0)
+        h = find_dissector(pref_inner_protocol);
+    if (!h) {
+        resp_result_t r = resp_parse(p, n, d == DIR_TO_SERVER ? RESP_PARSE_ALLOW_INLINE : 0, NULL, NULL);
+        h = r.status != RESP_BAD ? resp_dissector_handle() : data_handle;
+    }
+    /* our RESP gets the stream through its entry that understands gaps */
+    return h == resp_dissector_handle() ? resp_stream_handle() : h;
+}
+
+/* Hands [data, data+len) to the inner dissector; returns how many bytes it consumed and sets
+ * *need to what it asked for more (0: nothing pending). */
+static guint call_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spiped_conv_t *sc,
+                        int d, const inner_blob_t *blob, guint64 *need)
+{
+    tvbuff_t *itvb = tvb_new_child_real_data(tvb, blob->data, blob->len, blob->len);
+    add_new_data_source(pinfo, itvb, "Decrypted spiped stream");
+    guint16 save_can = pinfo->can_desegment;
+    int save_off = pinfo->desegment_offset;
+    guint32 save_len = pinfo->desegment_len;
+    pinfo->can_desegment = 2;
+    pinfo->desegment_offset = 0;
+    pinfo->desegment_len = 0;
+    if (!sc->inner)
+        sc->inner = choose_inner(sc, blob->data, blob->len, d);
+    if (sc->inner == resp_stream_handle()) {
+        resp_stream_info_t info = {blob->gap_before};
+        call_dissector_with_data(sc->inner, itvb, pinfo, tree, &info);
+    } else {
+        call_dissector(sc->inner, itvb, pinfo, tree);
+    }
+    guint consumed = blob->len;
+    *need = 0;
+    if (pinfo->desegment_len) {
+        consumed = (guint)pinfo->desegment_offset;
+        *need = pinfo->desegment_len == DESEGMENT_ONE_MORE_SEGMENT ? 1 : pinfo->desegment_len;
+    }
+    pinfo->can_desegment = save_can;
+    pinfo->desegment_offset = save_off;
+    pinfo->desegment_len = save_len;
+    return consumed;
+}
+
+/* First pass: feeds the plaintext gathered in this call to the inner dissector if it has
+ * what it asked for, and keeps the bytes for revisits. */
+static void feed_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spiped_conv_t *sc,
+                       spiped_dir_t *dir, guint call)
+{
+    if (dir->pending_len == 0 || dir->pending_len < dir->pending_need)
+        return;
+    inner_blob_t *blob = wmem_new0(wmem_file_scope(), inner_blob_t);
+    blob->data = (guint8 *)wmem_memdup(wmem_file_scope(), dir->pending, dir->pending_len);
+    blob->len = dir->pending_len;
+    blob->gap_before = dir->gap;
+    dir->gap = FALSE;
+    p_add_proto_data(wmem_file_scope(), pinfo, proto_spiped, KEY_BLOB_BASE + call, blob);
+    guint64 need = 0;
+    guint consumed = call_inner(tvb, pinfo, tree, sc, (int)(dir - sc->dir), blob, &need);
+    if (consumed > dir->pending_len)
+        consumed = dir->pending_len;
+    memmove(dir->pending, dir->pending + consumed, dir->pending_len - consumed);
+    dir->pending_len -= consumed;
+    /* the inner dissector wants `need` bytes beyond what it was given */
+    dir->pending_need = need ? dir->pending_len + need : 0;
+}
+
+/* ---- messages ------------------------------------------------------------------------ */
+
+static proto_tree *message_tree(proto_tree *tree, tvbuff_t *tvb, int offset, int len, int hf,
+                                int d, proto_item **item)
+{
+    proto_item *ti = proto_tree_add_item(tree, hf, tvb, offset, len, ENC_NA);
+    proto_tree *t = proto_item_add_subtree(ti, ett_spiped_message);
+    proto_item *pi = proto_tree_add_uint(t, hf_spiped_direction, tvb, offset, 0, (guint32)d);
+    proto_item_set_generated(pi);
+    if (item)
+        *item = ti;
+    return t;
+}
+
+static void dissect_nonce(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
+                          spiped_conv_t *sc, int d)
+{
+    proto_tree *t = message_tree(tree, tvb, offset, SPIPED_NONCE_LEN, hf_spiped_nonce, d, NULL);
+    (void)t;
+    if (!PINFO_FD_VISITED(pinfo) && !sc->dir[d].have_nonce) {
+        tvb_memcpy(tvb, sc->dir[d].nonce, offset, SPIPED_NONCE_LEN);
+        sc->dir[d].have_nonce = TRUE;
+    }
+    col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Nonce");
+}
+
+static void dissect_dh(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
+                       spiped_conv_t *sc, int d)
+{
+    proto_item *ti;
+    proto_tree *t = message_tree(tree, tvb, offset, SPIPED_DHMSG_LEN, hf_spiped_dh, d, &ti);
+    const guint8 *msg = tvb_get_ptr(tvb, offset, SPIPED_DHMSG_LEN);
+    gboolean one = spiped_dh_is_one(msg);
+    proto_tree_add_item(t, hf_spiped_dh_public, tvb, offset, SPIPED_DH_LEN, ENC_NA);
+    proto_tree_add_item(t, hf_spiped_dh_mac, tvb, offset + SPIPED_DH_LEN, SPIPED_MAC_LEN, ENC_NA);
+    proto_item *pi = proto_tree_add_boolean(t, hf_spiped_fast, tvb, offset, SPIPED_DH_LEN, one);
+    proto_item_set_generated(pi);
+    if (!spiped_dh_below_p(msg))
+        expert_add_info(pinfo, ti, &ei_spiped_bad_dh);
+
+    if (!PINFO_FD_VISITED(pinfo) && !sc->dir[d].have_dh) {
+        memcpy(sc->dir[d].dh, msg, SPIPED_DHMSG_LEN);
+        sc->dir[d].have_dh = TRUE;
+        check_key(sc, d);
+        finish_handshake(sc);
+    }
+    add_key_items(t, tvb, pinfo, ti, sc, d);
+    if (sc->fs_known && d == DIR_TO_CLIENT) {
+        pi = proto_tree_add_boolean(t, hf_spiped_forward_secrecy, tvb, 0, 0, sc->forward_secrecy);
+        proto_item_set_generated(pi);
+        if (sc->forward_secrecy && sc->key_index >= 0)
+            expert_add_info(pinfo, ti, &ei_spiped_no_secret);
+    }
+    col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Key exchange%s", one ? " (fast, y=1)" : "");
+}
+
+static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
+                           spiped_conv_t *sc, int d, guint64 n, gboolean numbered)
+{
+    spiped_dir_t *dir = &sc->dir[d];
+    proto_item *ti;
+    proto_tree *t = message_tree(tree, tvb, offset, SPIPED_RECORD_LEN, hf_spiped_record, d, &ti);
+    proto_item *pi;
+
+    if (numbered) {
+        pi = proto_tree_add_uint64(t, hf_spiped_record_number, tvb, offset, 0, n);
+        proto_item_set_generated(pi);
+        proto_item_append_text(ti, " %" G_GUINT64_FORMAT, n);
+    }
+    proto_tree_add_item(t, hf_spiped_record_ciphertext, tvb, offset, SPIPED_PLAINTEXT_LEN, ENC_NA);
+    proto_tree_add_item(t, hf_spiped_record_mac, tvb, offset + SPIPED_PLAINTEXT_LEN, SPIPED_MAC_LEN, ENC_NA);
+
+    if (!numbered) {
+        expert_add_info(pinfo, ti, &ei_spiped_no_handshake);
+        return;
+    }
+    if (!sc->session_keys_ready) {
+        if (sc->fs_known && sc->forward_secrecy && sc->key_index >= 0 && n == 0)
+            expert_add_info(pinfo, ti, &ei_spiped_no_secret);
+        return;
+    }
+
+    gint64 key = (gint64)n;
+    record_result_t *rr = (record_result_t *)wmem_map_lookup(dir->records, &key);
+    if (!rr && !PINFO_FD_VISITED(pinfo)) {
+        guint8 plain[SPIPED_PAYLOAD_MAX];
+        guint32 len = 0;
+        const guint8 *E = d == DIR_TO_SERVER ? sc->session.E_C : sc->session.E_S;
+        const guint8 *H = d == DIR_TO_SERVER ? sc->session.H_C : sc->session.H_S;
+        gint64 *k = wmem_new(wmem_file_scope(), gint64);
+        rr = wmem_new0(wmem_file_scope(), record_result_t);
+        rr->status = spiped_record_open(E, H, n, tvb_get_ptr(tvb, offset, SPIPED_RECORD_LEN), plain, &len);
+        if (rr->status == SPIPED_RECORD_OK) {
+            rr->len = len;
+            rr->plain = (guint8 *)wmem_memdup(wmem_file_scope(), plain, len);
+            if (n != dir->next_record)
+                dir->gap = TRUE;
+            pending_append(dir, plain, len);
+        } else {
+            /* the stream has a hole: the inner dissector must resynchronise */
+            dir->gap = TRUE;
+            dir->pending_len = 0;
+            dir->pending_need = 0;
+        }
+        dir->next_record = n + 1;
+        *k = key;
+        wmem_map_insert(dir->records, k, rr);
+    }
+    if (!rr)
+        return;
+    if (rr->status == SPIPED_RECORD_OK) {
+        pi = proto_tree_add_uint(t, hf_spiped_record_length, tvb, offset, 0, rr->len);
+        proto_item_set_generated(pi);
+        tvbuff_t *ptvb = tvb_new_child_real_data(tvb, rr->plain, rr->len, rr->len);
+        proto_tree_add_item(t, hf_spiped_decrypted, ptvb, 0, (int)rr->len, ENC_NA);
+        proto_item_append_text(ti, ", %u bytes of data", rr->len);
+    } else if (rr->status == SPIPED_RECORD_BAD_MAC) {
+        expert_add_info(pinfo, ti, &ei_spiped_mac_invalid);
+    } else {
+        expert_add_info(pinfo, ti, &ei_spiped_bad_length);
+    }
+}
+
+/* ---- stream -------------------------------------------------------------------------- */
+
+/* Where stream byte 0 of this direction is in sequence numbers. With the SYN in the capture it
+ * is the byte after the SYN; without it we can only assume the first data seen starts a record. */
+static void set_stream_base(spiped_dir_t *dir, struct tcp_analysis *tcpd, const struct tcpinfo *tcpinfo)
+{
+    dir->base_known = TRUE;
+    /* TCP records the server port when it sees the SYN (or SYN/ACK) */
+    dir->start_seen = tcpd && tcpd->server_port && tcpd->fwd;
+    if (!dir->start_seen) {
+        dir->base = tcpinfo->seq;
+        return;
+    }
+    /* TCP hands us relative sequence numbers (1 after the SYN) unless told not to */
+    module_t *tcp = prefs_find_module("tcp");
+    pref_t *rel = tcp ? prefs_find_preference(tcp, "relative_sequence_numbers") : NULL;
+    gboolean relative = rel ? prefs_get_bool_value(rel, pref_current) : TRUE;
+    dir->base = relative ? 1 : tcpd->fwd->base_seq + 1;
+}
+
+static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    struct tcpinfo *tcpinfo = (struct tcpinfo *)data;
+    spiped_conv_t *sc = get_conv(pinfo);
+    struct tcp_analysis *tcpd = get_tcp_conversation_data(NULL, pinfo);
+    guint call = call_counter(pinfo);
+    int captured = (int)tvb_captured_length(tvb);
+    int reported = (int)tvb_reported_length(tvb);
+
+    if (!tcpinfo)
+        return 0; /* framing follows TCP sequence numbers */
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "spiped");
+    if (call == 0)
+        col_clear(pinfo->cinfo, COL_INFO);
+
+    if (!sc->server_known) {
+        /* the side that sent the SYN is the client; otherwise the tunnel port is the server */
+        guint32 sport = tcpd && tcpd->server_port ? tcpd->server_port : pinfo->match_uint;
+        gboolean dst_is_server = sport ? sport == pinfo->destport : pinfo->destport < pinfo->srcport;
+        copy_address_wmem(wmem_file_scope(), &sc->server_addr, dst_is_server ? &pinfo->dst : &pinfo->src);
+        sc->server_port = dst_is_server ? pinfo->destport : pinfo->srcport;
+        sc->server_known = TRUE;
+    }
+    int d = (pinfo->srcport == sc->server_port && addresses_equal(&pinfo->src, &sc->server_addr))
+                ? DIR_TO_CLIENT : DIR_TO_SERVER;
+    spiped_dir_t *dir = &sc->dir[d];
+
+    if (!dir->base_known)
+        set_stream_base(dir, tcpd, tcpinfo);
+
+    proto_item *ti = proto_tree_add_item(tree, proto_spiped, tvb, 0, -1, ENC_NA);
+    proto_tree *st = proto_item_add_subtree(ti, ett_spiped);
+    proto_item *pi = proto_tree_add_uint(st, hf_spiped_direction, tvb, 0, 0, (guint32)d);
+    proto_item_set_generated(pi);
+
+    int offset = 0;
+    guint records = 0;
+    guint64 first_record = 0;
+    while (offset < reported) {
+        guint32 pos = tcpinfo->seq - dir->base + (guint32)offset; /* stream position */
+        guint32 start, mlen;
+        int kind; /* 0 nonce, 1 DH, 2 record */
+        if (!dir->start_seen) {
+            start = pos - pos % SPIPED_RECORD_LEN;
+            mlen = SPIPED_RECORD_LEN;
+            kind = 2;
+        } else if (pos < SPIPED_DH_START) {
+            start = 0, mlen = SPIPED_NONCE_LEN, kind = 0;
+        } else if (pos < SPIPED_RECORDS_START) {
+            start = SPIPED_DH_START, mlen = SPIPED_DHMSG_LEN, kind = 1;
+        } else {
+            start = pos - (pos - SPIPED_RECORDS_START) % SPIPED_RECORD_LEN;
+            mlen = SPIPED_RECORD_LEN, kind = 2;
+        }
+        if (pos != start) {
+            /* the rest of a message whose start this capture lost */
+            int rest = (int)(start + mlen - pos);
+            if (rest > reported - offset)
+                rest = reported - offset;
+            pi = proto_tree_add_item(st, hf_spiped_fragment, tvb, offset,
+                                     MIN(rest, captured - offset), ENC_NA);
+            expert_add_info(pinfo, pi, &ei_spiped_lost);
+            if (kind == 2 && !PINFO_FD_VISITED(pinfo))
+                dir->gap = TRUE;
+            offset += rest;
+            continue;
+        }
+        if (reported - offset < (int)mlen || captured - offset < (int)mlen) {
+            if (captured == reported && pinfo->can_desegment) {
+                pinfo->desegment_offset = offset;
+                pinfo->desegment_len = mlen - (guint32)(reported - offset);
+                break;
+            }
+            pi = proto_tree_add_item(st, hf_spiped_fragment, tvb, offset,
+                                     MIN(captured, reported) - offset, ENC_NA);
+            expert_add_info(pinfo, pi, &ei_spiped_truncated);
+            if (kind == 2 && !PINFO_FD_VISITED(pinfo)) {
+                dir->gap = TRUE;
+                dir->pending_len = 0;
+                dir->pending_need = 0;
+                dir->next_record = (pos - SPIPED_RECORDS_START) / SPIPED_RECORD_LEN + 1;
+            }
+            offset = reported;
+            break;
+        }
+        if (kind == 0)
+            dissect_nonce(tvb, pinfo, st, offset, sc, d);
+        else if (kind == 1)
+            dissect_dh(tvb, pinfo, st, offset, sc, d);
+        else {
+            guint64 n = dir->start_seen ? (pos - SPIPED_RECORDS_START) / SPIPED_RECORD_LEN : 0;
+            if (records++ == 0)
+                first_record = n;
+            dissect_spiped_record(tvb, pinfo, st, offset, sc, d, n, dir->start_seen);
+        }
+        offset += (int)mlen;
+    }
+    if (records == 1 && dir->start_seen)
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Record %" G_GUINT64_FORMAT, first_record);
+    else if (records > 1 && dir->start_seen)
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Records %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT,
+                            first_record, first_record + records - 1);
+    else if (records)
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%u records", records);
+    col_set_fence(pinfo->cinfo, COL_INFO);
+
+    /* The decrypted stream: on the first pass gathered and fed here; later replayed. */
+    inner_blob_t *blob = (inner_blob_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_spiped,
+                                                          KEY_BLOB_BASE + call);
+    if (blob) {
+        guint64 need;
+        call_inner(tvb, pinfo, tree, sc, d, blob, &need);
+    } else if (!PINFO_FD_VISITED(pinfo)) {
+        feed_inner(tvb, pinfo, tree, sc, dir, call);
+    }
+    return captured;
+}
+
+/* ---- heuristic ----------------------------------------------------------------------- */
+
+/* A tunnel on any port: the first message each way is a 32-byte nonce, the second a 288-byte
+ * key exchange whose number is below p (and whose MAC checks out, when a key is set). */
+static RSP_HEUR_BOOL dissect_spiped_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    struct tcpinfo *tcpinfo = (struct tcpinfo *)data;
+    struct tcp_analysis *tcpd = get_tcp_conversation_data(NULL, pinfo);
+    guint len = tvb_captured_length(tvb);
+    if (!tcpinfo || !tcpd || !tcpd->server_port ||
+        (len != SPIPED_NONCE_LEN && len != SPIPED_RECORDS_START))
+        return FALSE;
+    spiped_dir_t probe;
+    memset(&probe, 0, sizeof probe);
+    set_stream_base(&probe, tcpd, tcpinfo);
+    if (!probe.start_seen || tcpinfo->seq != probe.base)
+        return FALSE; /* only the very first bytes of a direction */
+    if (len == SPIPED_RECORDS_START && !spiped_dh_below_p(tvb_get_ptr(tvb, SPIPED_DH_START, SPIPED_DH_LEN)))
+        return FALSE;
+    spiped_conv_t *sc = get_conv(pinfo);
+    int d = pinfo->destport == tcpd->server_port ? DIR_TO_SERVER : DIR_TO_CLIENT;
+    if (!PINFO_FD_VISITED(pinfo) && !sc->dir[d].have_nonce) {
+        tvb_memcpy(tvb, sc->dir[d].nonce, 0, SPIPED_NONCE_LEN);
+        sc->dir[d].have_nonce = TRUE;
+    }
+    /* both sides must have opened with a nonce */
+    if (!sc->dir[1 - d].have_nonce)
+        return FALSE;
+    conversation_set_dissector(find_or_create_conversation(pinfo), spiped_handle);
+    dissect_spiped(tvb, pinfo, tree, data);
+    return TRUE;
+}
+
+/* ---- registration -------------------------------------------------------------------- */
+
+static void spiped_prefs_apply(void)
+{
+    keys_reload();
+}
+
+static void key_uat_apply(void)
+{
+    keys_reload();
+}
+
+static gpointer spiped_da_port(packet_info *pinfo)
+{
+    spiped_conv_t *sc = (spiped_conv_t *)conversation_get_proto_data(find_or_create_conversation(pinfo), proto_spiped);
+    return GUINT_TO_POINTER(sc && sc->server_known ? sc->server_port : pinfo->destport);
+}
+
+static void spiped_da_prompt(packet_info *pinfo, gchar *result)
+{
+    snprintf(result, MAX_DECODE_AS_PROMPT_LEN, "spiped tunnel on port %u carries",
+             GPOINTER_TO_UINT(spiped_da_port(pinfo)));
+}
+
+void proto_register_spiped(void)
+{
+    static hf_register_info hf[] = {
+        {&hf_spiped_direction, {"Direction", "spiped.direction", FT_UINT8, BASE_DEC, VALS(direction_vals), 0x0, NULL, HFILL}},
+        {&hf_spiped_nonce, {"Nonce", "spiped.nonce", FT_BYTES, BASE_NONE, NULL, 0x0, "Random 32 bytes each side sends first", HFILL}},
+        {&hf_spiped_dh, {"Key exchange", "spiped.dh", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_spiped_dh_public, {"Public value", "spiped.dh.public", FT_BYTES, BASE_NONE, NULL, 0x0, "Diffie-Hellman value y (1 with -f)", HFILL}},
+        {&hf_spiped_dh_mac, {"MAC", "spiped.dh.mac", FT_BYTES, BASE_NONE, NULL, 0x0, "HMAC-SHA256 of y with a key derived from the shared key and nonces", HFILL}},
+        {&hf_spiped_fast, {"Fast handshake (y = 1)", "spiped.dh.fast", FT_BOOLEAN, BASE_NONE, NULL, 0x0, "This side was started with -f", HFILL}},
+        {&hf_spiped_forward_secrecy, {"Forward secrecy", "spiped.forward_secrecy", FT_BOOLEAN, BASE_NONE, NULL, 0x0, "Neither side sent y = 1", HFILL}},
+        {&hf_spiped_key_verified, {"Key verified", "spiped.key_verified", FT_BOOLEAN, BASE_NONE, NULL, 0x0, "The handshake MAC checks out with a configured key", HFILL}},
+        {&hf_spiped_key_label, {"Key label", "spiped.key.label", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_spiped_key_fingerprint, {"Key fingerprint", "spiped.key.fingerprint", FT_STRING, BASE_NONE, NULL, 0x0, "Not secret: a hash of the key, to tell keys apart", HFILL}},
+        {&hf_spiped_record, {"Record", "spiped.record", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_spiped_record_number, {"Number", "spiped.record.number", FT_UINT64, BASE_DEC, NULL, 0x0, "Record number in this direction, from 0", HFILL}},
+        {&hf_spiped_record_ciphertext, {"Ciphertext", "spiped.record.ciphertext", FT_BYTES, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_spiped_record_mac, {"MAC", "spiped.record.mac", FT_BYTES, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_spiped_record_length, {"Data length", "spiped.record.length", FT_UINT32, BASE_DEC, NULL, 0x0, "Plaintext bytes in the record (L)", HFILL}},
+        {&hf_spiped_decrypted, {"Decrypted data", "spiped.decrypted", FT_BYTES, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_spiped_fragment, {"Partial message", "spiped.fragment", FT_BYTES, BASE_NONE, NULL, 0x0, "Part of a message the capture does not hold whole", HFILL}},
+    };
+    static gint *ett[] = {&ett_spiped, &ett_spiped_message};
+    static ei_register_info ei[] = {
+        {&ei_spiped_key_mismatch, {"spiped.key_mismatch", PI_DECRYPTION, PI_WARN, "No configured key matches this handshake", EXPFILL}},
+        {&ei_spiped_mac_invalid, {"spiped.mac_invalid", PI_CHECKSUM, PI_ERROR, "Record MAC is wrong: record altered or corrupt; not decrypted", EXPFILL}},
+        {&ei_spiped_bad_length, {"spiped.bad_length", PI_MALFORMED, PI_ERROR, "Record length field is 0 or above 1024", EXPFILL}},
+        {&ei_spiped_no_secret, {"spiped.no_secret", PI_DECRYPTION, PI_NOTE, "Forward-secret session: the key file alone cannot decrypt it", EXPFILL}},
+        {&ei_spiped_no_handshake, {"spiped.no_handshake", PI_DECRYPTION, PI_NOTE, "The capture starts after the handshake: records cannot be numbered or decrypted", EXPFILL}},
+        {&ei_spiped_no_key, {"spiped.no_key", PI_DECRYPTION, PI_CHAT, "No spiped key configured", EXPFILL}},
+        {&ei_spiped_key_file, {"spiped.key_file_error", PI_DECRYPTION, PI_WARN, "A configured key file cannot be used", EXPFILL}},
+        {&ei_spiped_bad_dh, {"spiped.dh_invalid", PI_MALFORMED, PI_ERROR, "Public value is not below the group prime: a peer drops this handshake", EXPFILL}},
+        {&ei_spiped_truncated, {"spiped.truncated", PI_UNDECODED, PI_NOTE, "Message cut short by the capture", EXPFILL}},
+        {&ei_spiped_lost, {"spiped.lost", PI_SEQUENCE, PI_WARN, "Rest of a message whose start is not in the capture", EXPFILL}},
+    };
+    static uat_field_t key_uat_fields[] = {
+        UAT_FLD_CSTRING(key_uat, label, "Label", "A name for this key, shown instead of the key"),
+        UAT_FLD_FILENAME_OTHER(key_uat, path, "Key file", NULL, "The spiped key file (-k)"),
+        UAT_END_FIELDS
+    };
+
+    proto_spiped = proto_register_protocol("spiped secure pipe", "spiped", "spiped");
+    proto_register_field_array(proto_spiped, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+    expert_register_field_array(expert_register_protocol(proto_spiped), ei, array_length(ei));
+    spiped_handle = register_dissector("spiped", dissect_spiped, proto_spiped);
+
+    keys = g_array_new(FALSE, TRUE, sizeof(spiped_key_t));
+    module_t *module = prefs_register_protocol(proto_spiped, spiped_prefs_apply);
+    prefs_register_filename_preference(module, "key_file", "Key file",
+                                       "The tunnel's shared key file (spiped -k). Its contents are "
+                                       "never shown; a fingerprint identifies it.",
+                                       &pref_key_file, FALSE);
+    uat_t *uat = uat_new("spiped keys", sizeof(key_uat_row_t), "spiped_keys", TRUE, &key_uat_rows,
+                         &key_uat_nrows, UAT_AFFECTS_DISSECTION, NULL, key_uat_copy, key_uat_update,
+                         key_uat_free, key_uat_apply, NULL, key_uat_fields);
+    prefs_register_uat_preference(module, "keys", "Key files",
+                                  "Key files with labels, for sites with many tunnels; the right one "
+                                  "for each session is found from its handshake", uat);
+    prefs_register_string_preference(module, "inner_protocol", "Protocol inside the tunnel",
+                                     "\"auto\" (RESP when the stream looks like RESP, otherwise data) "
+                                     "or a dissector name such as resp, http, mysql, ssh, smtp",
+                                     &pref_inner_protocol);
+
+    spiped_port_table = register_dissector_table("spiped.port", "spiped inner protocol (tunnel port)",
+                                                 proto_spiped, FT_UINT16, BASE_DEC);
+    static build_valid_func da_values_func[] = {spiped_da_port};
+    static decode_as_value_t da_values = {spiped_da_prompt, 1, da_values_func};
+    static decode_as_t da = {"spiped", "spiped.port", 1, 0, &da_values, NULL, NULL,
+                             decode_as_default_populate_list, decode_as_default_reset,
+                             decode_as_default_change, NULL};
+    register_decode_as(&da);
+}
+
+void proto_reg_handoff_spiped(void)
+{
+    static const char *const inner_candidates[] = {"http", "mysql", "ssh", "smtp", "pgsql", "imap", "pop", "tls", "data"};
+    data_handle = find_dissector("data");
+    dissector_add_uint_with_preference("tcp.port", SPIPED_DEFAULT_PORT, spiped_handle);
+    heur_dissector_add("tcp", dissect_spiped_heur, "spiped over TCP", "spiped_tcp", proto_spiped,
+                       HEURISTIC_ENABLE);
+    dissector_add_for_decode_as("spiped.port", resp_dissector_handle());
+    for (size_t i = 0; i < G_N_ELEMENTS(inner_candidates); i++) {
+        dissector_handle_t h = find_dissector(inner_candidates[i]);
+        if (h)
+            dissector_add_for_decode_as("spiped.port", h);
+    }
+}
