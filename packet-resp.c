@@ -803,6 +803,23 @@ static gboolean strong_start(const guint8 *p, size_t n, const resp_result_t *r, 
            r->elements >= 1;
 }
 
+gboolean resp_looks_like_command(const guint8 *p, size_t n)
+{
+    unsigned flags = n > 0 && p[0] == '*' ? 0 : RESP_PARSE_ALLOW_INLINE;
+    resp_result_t r = resp_parse(p, n, flags, NULL, NULL);
+    if (!strong_start(p, n, &r, TRUE))
+        return FALSE;
+    if (p[0] == '*')
+        return TRUE;
+    /* an HTTP request line starts with a word Redis knows too (GET) */
+    const guint8 *nl = (const guint8 *)memchr(p, '\n', n);
+    size_t line = nl ? (size_t)(nl - p) : n;
+    for (size_t i = 0; i + 6 <= line; i++)
+        if (!memcmp(p + i, " HTTP/", 6))
+            return FALSE;
+    return TRUE;
+}
+
 /* Finds the first offset in [0, n) from which everything up to n parses as RESP. Returns n
  * when there is none. Candidates are 0 and positions right after a line feed. */
 static size_t find_boundary(const guint8 *p, size_t n, gboolean is_request)

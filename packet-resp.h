@@ -20,4 +20,8 @@ typedef struct {
 } resp_stream_info_t;
 dissector_handle_t resp_stream_handle(void);
 
+/* Whether bytes a client sent start with a Redis command (typed RESP, or an inline command
+ * that is not an HTTP request line). */
+gboolean resp_looks_like_command(const guint8 *p, size_t n);
+
 #endif

@@ -354,10 +354,8 @@ static dissector_handle_t choose_inner(spiped_conv_t *sc, const guint8 *p, guint
     dissector_handle_t h = dissector_get_uint_handle(spiped_port_table, sc->server_port);
     if (!h && pref_inner_protocol && *pref_inner_protocol && strcmp(pref_inner_protocol, "auto") != 0)
         h = find_dissector(pref_inner_protocol);
-    if (!h) {
-        resp_result_t r = resp_parse(p, n, d == DIR_TO_SERVER ? RESP_PARSE_ALLOW_INLINE : 0, NULL, NULL);
-        h = r.status != RESP_BAD ? resp_dissector_handle() : data_handle;
-    }
+    if (!h)
+        h = d == DIR_TO_SERVER && resp_looks_like_command(p, n) ? resp_dissector_handle() : data_handle;
     /* our RESP gets the stream through its entry that understands gaps */
     return h == resp_dissector_handle() ? resp_stream_handle() : h;
 }
@@ -666,6 +664,7 @@ static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
                             first_record, first_record + records - 1);
     else if (records)
         col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%u records", records);
+    col_append_str(pinfo->cinfo, COL_INFO, " "); /* the inner protocol's text follows */
     col_set_fence(pinfo->cinfo, COL_INFO);
 
     /* The decrypted stream: on the first pass gathered and fed here; later replayed. */

@@ -1,0 +1,209 @@
+"""The spiped dissector on real tunnel captures (spiped 1.6.2 between real clients and Redis).
+
+Truth files come from the server behind the tunnel (MONITOR, INFO commandstats), see
+test-captures/README-spiped.md.
+"""
+import collections
+import re
+
+import pytest
+
+from conftest import CAPTURES, frames, truth, tshark, values
+
+KEY = str(CAPTURES / "spiped-test.key")
+WRONG = str(CAPTURES / "spiped-wrong.key")
+WITH_KEY = ["-o", f"spiped.key_file:{KEY}"]
+
+
+def cap(name):
+    return str(CAPTURES / f"{name}.pcap")
+
+
+def tunnel_commands(name, extra=WITH_KEY):
+    return values(cap(name), "resp.command", "resp.request", extra)
+
+
+def expected_commands(name):
+    t = truth(name)
+    skip = set(t.get("not_in_monitor", []))
+    (cmds,) = t["connections"].values()
+    return [c for c in cmds if c not in skip], skip
+
+
+def test_handshake_and_records_without_key():
+    rows = frames(cap("spiped-fast"), ["spiped.nonce", "spiped.dh.public", "spiped.dh.fast",
+                                        "spiped.record.number", "spiped.direction"], "spiped")
+    nonces = sum(len(r["spiped.nonce"]) for r in rows)
+    dhs = [f for r in rows for f in r["spiped.dh.fast"]]
+    numbers = collections.defaultdict(list)
+    for r in rows:
+        for n in r["spiped.record.number"]:
+            numbers[r["spiped.direction"][0]].append(int(n))
+    assert nonces == 2
+    assert dhs == ["1", "1"]  # both sides ran with -f
+    # records are numbered from 0 in each direction, without gaps
+    assert set(numbers) == {"0", "1"}
+    for d, ns in numbers.items():
+        assert ns == list(range(len(ns))), d
+    # nothing decrypted without a key
+    assert values(cap("spiped-fast"), "spiped.decrypted") == []
+    assert values(cap("spiped-fast"), "resp.command") == []
+
+
+def test_every_message_has_a_direction():
+    rows = frames(cap("spiped-fast"), ["spiped.direction", "spiped.nonce", "spiped.dh",
+                                        "spiped.record"], "spiped", WITH_KEY)
+    for r in rows:
+        msgs = len(r["spiped.nonce"]) + len(r["spiped.dh"]) + len(r["spiped.record"])
+        assert len(r["spiped.direction"]) == msgs + 1  # one per message, one for the frame
+
+
+@pytest.mark.parametrize("name", ["spiped-fast", "spiped-pipeline", "spiped-bigvalue"])
+@pytest.mark.parametrize("passes", [[], ["-2"]])
+def test_fast_sessions_decrypt_to_the_server_truth(name, passes):
+    want, skip = expected_commands(name)
+    got = [c for c in tunnel_commands(name, WITH_KEY + passes) if c not in skip]
+    assert got == want
+
+
+def test_key_verified_by_label_and_fingerprint_never_the_key():
+    rows = frames(cap("spiped-fast"), ["spiped.key_verified", "spiped.key.label",
+                                        "spiped.key.fingerprint"], "spiped.dh", WITH_KEY)
+    assert [v for r in rows for v in r["spiped.key_verified"]] == ["1", "1"]
+    assert {v for r in rows for v in r["spiped.key.label"]} == {"key_file preference"}
+    (fp,) = {v for r in rows for v in r["spiped.key.fingerprint"]}
+    assert re.fullmatch(r"[0-9a-f]{16}", fp)
+    key_hex = open(KEY, "rb").read().hex()
+    verbose = tshark("-r", cap("spiped-fast"), "-V", "-x", *WITH_KEY).stdout.lower()
+    for i in range(0, len(key_hex) - 16, 8):
+        assert key_hex[i:i + 16] not in verbose.replace(" ", "")
+
+
+def test_wrong_key_is_reported_and_decrypts_nothing():
+    extra = ["-o", f"spiped.key_file:{WRONG}"]
+    msgs = values(cap("spiped-fast"), "_ws.expert.message", "spiped", extra)
+    assert any("None of the 1 configured keys matches" in m for m in msgs)
+    assert values(cap("spiped-fast"), "spiped.key_verified", extra=extra) == ["0", "0"]
+    assert values(cap("spiped-fast"), "spiped.decrypted", extra=extra) == []
+    assert values(cap("spiped-fast"), "resp.command", extra=extra) == []
+
+
+def test_key_table_finds_the_right_key_among_several():
+    extra = ["-o", f'uat:spiped_keys:"other-dc","{WRONG}"',
+             "-o", f'uat:spiped_keys:"redis-dc1","{KEY}"']
+    assert set(values(cap("spiped-fast"), "spiped.key.label", extra=extra)) == {"redis-dc1"}
+    want, skip = expected_commands("spiped-fast")
+    assert [c for c in tunnel_commands("spiped-fast", extra) if c not in skip] == want
+
+
+def test_unreadable_key_file_gives_a_clear_message(shared_tmp):
+    missing = shared_tmp / "no-such.key"
+    empty = shared_tmp / "empty.key"
+    empty.write_bytes(b"")
+    for path, why in [(missing, "cannot be read"), (empty, "is empty"), (shared_tmp, "is a directory")]:
+        p = tshark("-r", cap("spiped-fast"), "-o", f"spiped.key_file:{path}", "-Y", "spiped.dh",
+                   "-T", "fields", "-e", "_ws.expert.message")
+        assert why in p.stderr + p.stdout, (path, p.stderr)
+
+
+def test_other_keys_still_work_when_one_file_is_bad(shared_tmp):
+    extra = ["-o", f'uat:spiped_keys:"gone","{shared_tmp}/missing.key"',
+             "-o", f'uat:spiped_keys:"good","{KEY}"']
+    assert set(values(cap("spiped-fast"), "spiped.key.label", extra=extra)) == {"good"}
+    assert len(tunnel_commands("spiped-fast", extra)) > 40
+
+
+def test_inner_stream_pairs_requests_and_responses():
+    rows = frames(cap("spiped-fast"), ["resp.response_to", "resp.time"], "resp.response", WITH_KEY)
+    assert rows
+    assert all(len(r["resp.response_to"]) == len(r["resp.time"]) >= 1 for r in rows)
+
+
+def test_one_megabyte_value_decodes_as_one_bulk_string():
+    lengths = [int(v) for v in values(cap("spiped-bigvalue"), "resp.bulk_string.length",
+                                      extra=WITH_KEY)]
+    assert max(lengths) >= 1_000_000
+    # both the SET argument and the GET reply carry it whole
+    assert sum(1 for n in lengths if n == max(lengths)) == 2
+
+
+def test_decrypted_stream_is_its_own_data_source():
+    out = tshark("-r", cap("spiped-fast"), "-x", "-Y", "resp.request", *WITH_KEY).stdout
+    assert "Decrypted spiped stream" in out
+
+
+def test_forward_secret_session_verifies_key_but_shows_no_plaintext():
+    rows = frames(cap("spiped-fs"), ["spiped.key_verified", "spiped.forward_secrecy",
+                                      "spiped.dh.fast", "_ws.expert.message"], "spiped", WITH_KEY)
+    verified = [v for r in rows for v in r["spiped.key_verified"]]
+    assert verified == ["1", "1"]
+    assert [v for r in rows for v in r["spiped.forward_secrecy"]] == ["1"]
+    assert [v for r in rows for v in r["spiped.dh.fast"]] == ["0", "0"]
+    assert any("Forward-secret session" in m for r in rows for m in r["_ws.expert.message"])
+    assert values(cap("spiped-fs"), "spiped.decrypted", extra=WITH_KEY) == []
+    assert values(cap("spiped-fs"), "resp", extra=WITH_KEY) == []
+
+
+def test_capture_starting_mid_session():
+    msgs = values(cap("spiped-midstream"), "_ws.expert.message", "spiped", WITH_KEY)
+    assert any("starts after the handshake" in m for m in msgs)
+    assert values(cap("spiped-midstream"), "spiped.decrypted", extra=WITH_KEY) == []
+    assert values(cap("spiped-midstream"), "_ws.malformed", extra=WITH_KEY) == []
+    assert len(values(cap("spiped-midstream"), "spiped.record", extra=WITH_KEY)) > 0
+
+
+def test_small_snap_length():
+    # 200-byte frames hold the nonces whole but cut the 288-byte key exchange and every record
+    extra = WITH_KEY
+    assert len(values(cap("spiped-snaplen"), "spiped.nonce", extra=extra)) == 2
+    assert values(cap("spiped-snaplen"), "spiped.key_verified", extra=extra) == []
+    assert values(cap("spiped-snaplen"), "spiped.decrypted", extra=extra) == []
+    msgs = values(cap("spiped-snaplen"), "_ws.expert.message", "spiped", extra)
+    assert any("cut short by the capture" in m for m in msgs)
+    assert values(cap("spiped-snaplen"), "_ws.malformed", extra=extra) == []
+    # nothing a MAC could not vouch for is shown as plaintext
+    assert values(cap("spiped-snaplen"), "spiped.mac_invalid", extra=extra) == []
+
+
+def test_flipped_byte_fails_one_mac_and_the_rest_decrypts():
+    rows = frames(cap("spiped-flipped"), ["spiped.record.number", "spiped.direction",
+                                           "_ws.expert.message"],
+                  "_ws.expert.message contains \"MAC is wrong\"", WITH_KEY)
+    assert len(rows) == 1
+    assert rows[0]["spiped.direction"][0] == "0"
+    assert "5" in rows[0]["spiped.record.number"]
+    want, skip = expected_commands("spiped-flipped")
+    got = [c for c in tunnel_commands("spiped-flipped") if c not in skip]
+    # the command in the altered record is missing; every other one is decoded
+    assert got == want[:5] + want[6:]
+
+
+def test_tunnel_carrying_http_by_preference_and_decode_as():
+    assert values(cap("spiped-other"), "resp", extra=WITH_KEY) == []
+    for extra in (["-o", "spiped.inner_protocol:http"], ["-d", "spiped.port==6479,http"]):
+        rows = frames(cap("spiped-other"), ["http.request.method", "http.response.code"],
+                      "http", WITH_KEY + extra)
+        assert [v for r in rows for v in r["http.request.method"]] == ["GET"]
+        assert [v for r in rows for v in r["http.response.code"]] == ["200"]
+
+
+def test_heuristic_finds_a_tunnel_off_its_port():
+    extra = WITH_KEY + ["-o", "spiped.tcp.port:1", "-2"]
+    want, skip = expected_commands("spiped-fast")
+    assert [c for c in tunnel_commands("spiped-fast", extra) if c not in skip] == want
+
+
+def test_heuristic_leaves_plain_redis_alone():
+    for name in ["resp-basic", "resp-pipeline"]:
+        if (CAPTURES / f"{name}.pcap").exists():
+            assert values(cap(name), "spiped") == []
+
+
+def test_plugin_loads_without_warnings():
+    p = tshark("-G", "plugins")
+    assert "redis_spiped.so" in p.stdout
+    assert p.stderr.strip() == ""
+    p = tshark("-G", "fields")
+    assert p.stderr.strip() == ""
+    for f in ["spiped.key_verified", "spiped.record.number", "resp.command", "resp.key"]:
+        assert f"\t{f}\t" in p.stdout
