@@ -28,6 +28,7 @@
 #define RESP_INFO_ARG_MAX 32 /* characters of one argument in the Info column */
 #define RESP_INFO_ARGS_MAX 8 /* arguments listed in the Info column */
 #define RESP_DESEGMENT_CAP 0x0ffffff0u /* below DESEGMENT_UNTIL_FIN */
+#define RESP_EXACT_NEED_MIN 4096 /* bytes missing from one value that make waiting for them worth it */
 
 static int proto_resp = -1;
 static dissector_handle_t resp_handle;
@@ -130,6 +131,9 @@ typedef struct {
 
 typedef struct {
     gboolean verified; /* the stream position is known to be a message boundary */
+    /* first pass: where framing of an incomplete message stopped, by stream position */
+    resp_resume_t *resume;
+    guint64 resume_at;
 } resp_dir_state_t;
 
 typedef struct {
@@ -848,7 +852,33 @@ static size_t find_boundary(const guint8 *p, size_t n, gboolean is_request)
     return n;
 }
 
-static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, gboolean gap_before)
+/* Frames the message at buf[offset..], resuming where the previous call on the same stream
+ * position stopped: TCP hands a growing message over again and again. */
+static resp_result_t frame_message(packet_info *pinfo, resp_dir_state_t *dir, const guint8 *buf,
+                                   int offset, int captured, unsigned flags, gboolean have_pos,
+                                   guint64 stream_pos)
+{
+    if (PINFO_FD_VISITED(pinfo) || !have_pos)
+        return resp_parse(buf + offset, (size_t)(captured - offset), flags, NULL, NULL);
+    resp_resume_t local;
+    guint64 at = stream_pos + (guint64)offset;
+    local.valid = 0;
+    if (dir->resume && dir->resume->valid && dir->resume_at == at)
+        local = *dir->resume;
+    resp_result_t r = resp_frame_resumable(buf + offset, (size_t)(captured - offset), flags, &local);
+    if (r.status == RESP_NEED_MORE && local.valid) {
+        if (!dir->resume)
+            dir->resume = wmem_new(wmem_file_scope(), resp_resume_t);
+        *dir->resume = local;
+        dir->resume_at = at;
+    } else if (dir->resume) {
+        dir->resume->valid = 0;
+    }
+    return r;
+}
+
+static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                               gboolean gap_before, gboolean have_pos, guint64 stream_pos)
 {
     resp_conv_t *cd = get_conv(pinfo);
     guint call_index = packet_counter(pinfo, KEY_CALLS);
@@ -933,7 +963,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             }
             verified = TRUE;
         }
-        resp_result_t r = resp_parse(buf + offset, (size_t)(captured - offset), flags, NULL, NULL);
+        resp_result_t r = frame_message(pinfo, dir, buf, offset, captured, flags, have_pos, stream_pos);
         if (r.status == RESP_OK) {
             dissect_message(tvb, pinfo, tree, offset, (int)r.length, is_request, cd);
             offset += (int)r.length;
@@ -950,7 +980,13 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             }
             if (resp_desegment() && pinfo->can_desegment) {
                 pinfo->desegment_offset = offset;
-                pinfo->desegment_len = r.need > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)r.need;
+                /* Ask for the exact bytes when a large value is in transit. Otherwise the
+                 * bound is weak (3 bytes per pending element) and asking segment by segment
+                 * keeps the reassembly rounds few. */
+                if (r.need_element >= RESP_EXACT_NEED_MIN)
+                    pinfo->desegment_len = r.need > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)r.need;
+                else
+                    pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
                 return captured;
             }
             /* Reassembly is off: show the first part; the rest cannot be placed. */
@@ -979,15 +1015,18 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     return offset;
 }
 
-static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    return dissect_resp_common(tvb, pinfo, tree, FALSE);
+    /* TCP passes its tcpinfo: the sequence number of the first byte locates the data */
+    const struct tcpinfo *tcpinfo = pinfo->ptype == PT_TCP ? (const struct tcpinfo *)data : NULL;
+    return dissect_resp_common(tvb, pinfo, tree, FALSE, tcpinfo != NULL, tcpinfo ? tcpinfo->seq : 0);
 }
 
 static int dissect_resp_stream(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     const resp_stream_info_t *info = (const resp_stream_info_t *)data;
-    return dissect_resp_common(tvb, pinfo, tree, info && info->gap_before);
+    return dissect_resp_common(tvb, pinfo, tree, info && info->gap_before, info != NULL,
+                               info ? info->stream_offset : 0);
 }
 
 /* ---- heuristic ----------------------------------------------------------------------- */

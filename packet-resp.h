@@ -16,7 +16,8 @@ dissector_handle_t resp_dissector_handle(void);
 /* The same dissector for a byte stream another dissector reassembles (decrypted spiped):
  * pass a resp_stream_info_t as data. It honours pinfo->can_desegment like TCP's callers. */
 typedef struct {
-    gboolean gap_before; /* bytes were lost before this data: resynchronise */
+    gboolean gap_before;   /* bytes were lost before this data: resynchronise */
+    guint64 stream_offset; /* position of the data's first byte in its direction's stream */
 } resp_stream_info_t;
 dissector_handle_t resp_stream_handle(void);
 

@@ -201,6 +201,7 @@ typedef struct {
     guint8 *data;
     guint len;
     gboolean gap_before; /* bytes before this were lost */
+    guint64 stream_offset; /* plaintext position of data[0] in its direction */
 } inner_blob_t;
 
 typedef struct {
@@ -218,6 +219,7 @@ typedef struct {
     guint8 *pending;
     guint pending_len, pending_cap;
     guint64 pending_need;
+    guint64 consumed;    /* plaintext bytes before pending[0] */
     gboolean gap;        /* plaintext was lost since the inner dissector last ran */
     guint64 next_record; /* first pass: records are opened in order */
 } spiped_dir_t;
@@ -348,6 +350,16 @@ static void pending_append(spiped_dir_t *dir, const guint8 *p, guint n)
     dir->pending_len += n;
 }
 
+/* Plaintext was lost: what is pending can never complete. Positions after the hole are
+ * kept distinct from those before it. */
+static void drop_pending(spiped_dir_t *dir)
+{
+    dir->gap = TRUE;
+    dir->consumed += dir->pending_len + SPIPED_PAYLOAD_MAX;
+    dir->pending_len = 0;
+    dir->pending_need = 0;
+}
+
 /* Decode As (spiped.port), then the preference, then RESP if the stream looks like RESP. */
 static dissector_handle_t choose_inner(spiped_conv_t *sc, const guint8 *p, guint n, int d)
 {
@@ -366,7 +378,8 @@ static guint call_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spi
                         int d, const inner_blob_t *blob, guint64 *need)
 {
     tvbuff_t *itvb = tvb_new_child_real_data(tvb, blob->data, blob->len, blob->len);
-    add_new_data_source(pinfo, itvb, "Decrypted spiped stream");
+    if (blob->len)
+        add_new_data_source(pinfo, itvb, "Decrypted spiped stream");
     guint16 save_can = pinfo->can_desegment;
     int save_off = pinfo->desegment_offset;
     guint32 save_len = pinfo->desegment_len;
@@ -376,7 +389,7 @@ static guint call_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spi
     if (!sc->inner)
         sc->inner = choose_inner(sc, blob->data, blob->len, d);
     if (sc->inner == resp_stream_handle()) {
-        resp_stream_info_t info = {blob->gap_before};
+        resp_stream_info_t info = {blob->gap_before, blob->stream_offset};
         call_dissector_with_data(sc->inner, itvb, pinfo, tree, &info);
     } else {
         call_dissector(sc->inner, itvb, pinfo, tree);
@@ -393,25 +406,35 @@ static guint call_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spi
     return consumed;
 }
 
-/* First pass: feeds the plaintext gathered in this call to the inner dissector if it has
- * what it asked for, and keeps the bytes for revisits. */
+/* First pass: feeds the plaintext gathered so far to the inner dissector once it has what it
+ * asked for. Revisits replay only what it consumed: an empty call where it consumed nothing
+ * (keeping its per-call bookkeeping aligned), the consumed bytes otherwise. The pending
+ * buffer is handed over in place, so a message growing over many records is not copied
+ * once per record. */
 static void feed_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spiped_conv_t *sc,
                        spiped_dir_t *dir, guint call)
 {
     if (dir->pending_len == 0 || dir->pending_len < dir->pending_need)
         return;
-    inner_blob_t *blob = wmem_new0(wmem_file_scope(), inner_blob_t);
-    blob->data = (guint8 *)wmem_memdup(wmem_file_scope(), dir->pending, dir->pending_len);
-    blob->len = dir->pending_len;
-    blob->gap_before = dir->gap;
-    dir->gap = FALSE;
-    p_add_proto_data(wmem_file_scope(), pinfo, proto_spiped, KEY_BLOB_BASE + call, blob);
+    inner_blob_t now = {dir->pending, dir->pending_len, dir->gap, dir->consumed};
     guint64 need = 0;
-    guint consumed = call_inner(tvb, pinfo, tree, sc, (int)(dir - sc->dir), blob, &need);
+    guint consumed = call_inner(tvb, pinfo, tree, sc, (int)(dir - sc->dir), &now, &need);
     if (consumed > dir->pending_len)
         consumed = dir->pending_len;
+
+    inner_blob_t *replay = wmem_new0(wmem_file_scope(), inner_blob_t);
+    replay->gap_before = dir->gap;
+    replay->stream_offset = dir->consumed;
+    if (consumed) {
+        replay->data = (guint8 *)wmem_memdup(wmem_file_scope(), dir->pending, consumed);
+        replay->len = consumed;
+    }
+    p_add_proto_data(wmem_file_scope(), pinfo, proto_spiped, KEY_BLOB_BASE + call, replay);
+
+    dir->gap = FALSE;
     memmove(dir->pending, dir->pending + consumed, dir->pending_len - consumed);
     dir->pending_len -= consumed;
+    dir->consumed += consumed;
     /* the inner dissector wants `need` bytes beyond what it was given */
     dir->pending_need = need ? dir->pending_len + need : 0;
 }
@@ -516,9 +539,7 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
             pending_append(dir, plain, len);
         } else {
             /* the stream has a hole: the inner dissector must resynchronise */
-            dir->gap = TRUE;
-            dir->pending_len = 0;
-            dir->pending_need = 0;
+            drop_pending(dir);
         }
         dir->next_record = n + 1;
         *k = key;
@@ -637,9 +658,7 @@ static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
                                      MIN(captured, reported) - offset, ENC_NA);
             expert_add_info(pinfo, pi, &ei_spiped_truncated);
             if (kind == 2 && !PINFO_FD_VISITED(pinfo)) {
-                dir->gap = TRUE;
-                dir->pending_len = 0;
-                dir->pending_need = 0;
+                drop_pending(dir);
                 dir->next_record = (pos - SPIPED_RECORDS_START) / SPIPED_RECORD_LEN + 1;
             }
             offset = reported;

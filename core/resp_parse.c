@@ -19,6 +19,8 @@ typedef struct {
     frame_t stack[RESP_MAX_DEPTH];
     unsigned sp;
     unsigned elements;
+    resp_resume_t *resume; /* framing only: where to pick up next time */
+    size_t elem_start;     /* start of the element being parsed */
 } parser_t;
 
 static int is_space(uint8_t c)
@@ -134,10 +136,22 @@ static uint64_t pending_min(const parser_t *ps)
 
 static resp_result_t need_more(const parser_t *ps, uint64_t missing)
 {
+    if (ps->resume) {
+        resp_resume_t *rs = ps->resume;
+        rs->valid = 1;
+        rs->pos = ps->elem_start;
+        rs->sp = ps->sp;
+        rs->elements = ps->elements;
+        for (unsigned i = 0; i < ps->sp; i++) {
+            rs->stack[i].el = ps->stack[i].el;
+            rs->stack[i].remaining = ps->stack[i].remaining;
+        }
+    }
     resp_result_t r;
     memset(&r, 0, sizeof r);
     r.status = RESP_NEED_MORE;
-    r.need = sat_add(missing ? missing : 1, pending_min(ps));
+    r.need_element = missing ? missing : 1;
+    r.need = sat_add(r.need_element, pending_min(ps));
     r.top_type = ps->len ? (resp_type_t)ps->buf[0] : RESP_SIMPLE_STRING;
     r.elements = ps->elements;
     return r;
@@ -303,8 +317,8 @@ static int complete(parser_t *ps, resp_type_t type, size_t end)
     }
 }
 
-resp_result_t resp_parse(const uint8_t *buf, size_t len, unsigned flags,
-                         const resp_visitor_t *visitor, void *ud)
+static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
+                           const resp_visitor_t *visitor, void *ud, resp_resume_t *resume)
 {
     parser_t ps;
     ps.buf = buf;
@@ -313,6 +327,8 @@ resp_result_t resp_parse(const uint8_t *buf, size_t len, unsigned flags,
     ps.ud = ud;
     ps.sp = 0;
     ps.elements = 0;
+    ps.resume = NULL;
+    ps.elem_start = 0;
 
     if (len == 0)
         return need_more(&ps, 1);
@@ -320,7 +336,21 @@ resp_result_t resp_parse(const uint8_t *buf, size_t len, unsigned flags,
         return parse_inline(&ps);
 
     size_t pos = 0;
+    if (resume) {
+        if (resume->valid && resume->pos <= len) {
+            pos = resume->pos;
+            ps.sp = resume->sp;
+            ps.elements = resume->elements;
+            for (unsigned i = 0; i < ps.sp; i++) {
+                ps.stack[i].el = resume->stack[i].el;
+                ps.stack[i].remaining = resume->stack[i].remaining;
+            }
+        }
+        resume->valid = 0;
+        ps.resume = resume;
+    }
     for (;;) {
+        ps.elem_start = pos;
         if (pos >= len)
             return need_more(&ps, 3); /* the smallest element, "_\r\n" */
         resp_element_t e;
@@ -463,6 +493,18 @@ resp_result_t resp_parse(const uint8_t *buf, size_t len, unsigned flags,
             return r;
         }
     }
+}
+
+resp_result_t resp_parse(const uint8_t *buf, size_t len, unsigned flags,
+                         const resp_visitor_t *visitor, void *ud)
+{
+    return parse(buf, len, flags, visitor, ud, NULL);
+}
+
+resp_result_t resp_frame_resumable(const uint8_t *buf, size_t len, unsigned flags,
+                                   resp_resume_t *resume)
+{
+    return parse(buf, len, flags, NULL, NULL, resume);
 }
 
 size_t resp_inline_unescape(const uint8_t *in, size_t len, int single_quoted, uint8_t *out)

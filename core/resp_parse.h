@@ -82,17 +82,36 @@ typedef struct {
     resp_status_t status;
     size_t length;       /* RESP_OK: bytes of the message */
     uint64_t need;       /* RESP_NEED_MORE: at least this many more bytes are needed (>= 1) */
+    uint64_t need_element; /* of which the element being read needs this many (exact for bulk data) */
     size_t err_offset;   /* RESP_BAD: where it went wrong */
     resp_error_t err;
     resp_type_t top_type;/* type of the top-level element when known */
     unsigned elements;   /* elements seen (for heuristics) */
 } resp_result_t;
 
+/* Where framing stopped for lack of bytes, so that a later call on the same bytes plus more
+ * resumes there instead of rescanning (TCP reassembly hands over ever longer buffers). */
+typedef struct {
+    int valid;
+    size_t pos;        /* start of the element that was incomplete */
+    unsigned sp;
+    unsigned elements;
+    struct {
+        resp_element_t el;
+        uint64_t remaining;
+    } stack[RESP_MAX_DEPTH];
+} resp_resume_t;
+
 /* Flags for resp_parse(). */
 #define RESP_PARSE_ALLOW_INLINE 0x1u /* client-to-server: a line not starting with '*' is inline */
 
 resp_result_t resp_parse(const uint8_t *buf, size_t len, unsigned flags,
                          const resp_visitor_t *visitor, void *ud);
+
+/* Framing only (no visitor), resuming from and updating *resume. The caller guarantees that
+ * buf starts with the same bytes as on the call that filled *resume; len may only grow. */
+resp_result_t resp_frame_resumable(const uint8_t *buf, size_t len, unsigned flags,
+                                   resp_resume_t *resume);
 
 /* Unescapes a quoted inline argument's content as Redis does ("\x41", "\n", "\'" ...).
  * out must hold len bytes; returns the number of bytes written. */

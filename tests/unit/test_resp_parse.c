@@ -268,6 +268,37 @@ int main(void)
     /* Truncated bulk is reported partially to a visitor */
     CHECK(strcmp(walk("*2\r\n$3\r\nGET\r\n$100\r\nabc", 23, 0, &rec), "*0$1$1") == 0);
 
+    /* Resumable framing: feeding ever longer prefixes gives what one whole parse gives. */
+    {
+        static const char *msgs[] = {
+            "*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$10\r\n0123456789\r\n",
+            "*2\r\n|1\r\n+ttl\r\n:3600\r\n%2\r\n+a\r\n*2\r\n:1\r\n:2\r\n+b\r\n_\r\n:2\r\n",
+            ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n=8\r\ntxt:abcd\r\n",
+            "*2\r\n$3\r\nfoo\r\nJUNK",
+        };
+        for (size_t m = 0; m < sizeof msgs / sizeof msgs[0]; m++) {
+            const char *s = msgs[m];
+            size_t n = strlen(s);
+            resp_result_t whole = parse(s, n, 0);
+            resp_resume_t rs;
+            memset(&rs, 0, sizeof rs);
+            resp_result_t last;
+            memset(&last, 0, sizeof last);
+            int consistent = 1;
+            for (size_t k = 1; k <= n; k++) {
+                resp_result_t plain = parse(s, k, 0);
+                last = resp_frame_resumable((const uint8_t *)s, k, 0, &rs);
+                if (plain.status != last.status || (plain.status == RESP_OK && plain.length != last.length) ||
+                    (plain.status == RESP_NEED_MORE && plain.need != last.need))
+                    consistent = 0;
+                if (last.status != RESP_NEED_MORE)
+                    break;
+            }
+            CHECK(consistent);
+            CHECK(last.status == whole.status && last.length == whole.length);
+        }
+    }
+
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
