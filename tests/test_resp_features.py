@@ -1,0 +1,258 @@
+"""RESP dissector behaviours, each on the real capture that exercises it (plus hand-built edge
+cases where a real server would not send such bytes)."""
+import time
+
+import pytest
+
+from conftest import CAPTURES, frames, tshark, values
+from pcapgen import TcpConversation
+
+
+def cap(name):
+    return str(CAPTURES / f"{name}.pcap")
+
+
+def test_namespace_is_wiresharks_resp_with_compatible_fields():
+    out = tshark("-G", "fields").stdout
+    types = {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if len(cols) > 3 and cols[0] == "F" and cols[2].startswith("resp."):
+            types.setdefault(cols[2], set()).add(cols[3])
+    # the built-in's filters keep their types
+    for name, ftype in {"resp.string": "FT_STRING", "resp.error": "FT_STRING",
+                        "resp.integer": "FT_INT64", "resp.bulk_string": "FT_NONE",
+                        "resp.bulk_string.length": "FT_INT32",
+                        "resp.bulk_string.value": "FT_BYTES", "resp.array": "FT_NONE",
+                        "resp.array.length": "FT_INT64"}.items():
+        assert types[name] == {ftype}, name
+    assert out.count("\tREdis Serialization Protocol\tresp\t") == 1 or "\tresp\t" in out
+
+
+def test_builtin_filters_match_plugin_output():
+    assert values(cap("resp-basic"), "resp.string", "resp.string == \"OK\"")
+    assert values(cap("resp-basic"), "resp.bulk_string.length", "resp.bulk_string")
+    assert values(cap("resp-basic"), "resp.array.length", "resp.array")
+    assert values(cap("resp-errors"), "resp.error", "resp.error")
+    assert values(cap("resp-basic"), "resp.integer", "resp.integer")
+
+
+def test_command_filter_and_case():
+    sets = frames(cap("resp-basic"), ["resp.command"], 'resp.command == "SET"')
+    assert sets and all("SET" in r["resp.command"] for r in sets)
+    # inline commands typed in lower case resolve to the canonical name
+    cmds = values(cap("resp-inline"), "resp.command", "resp.request")
+    assert "SET" in cmds and "set" not in cmds
+
+
+def test_keys_from_redis_key_positions():
+    rows = frames(cap("resp-basic"), ["resp.command", "resp.key", "resp.argument"], "resp.request")
+    by_cmd = {}
+    for r in rows:
+        if len(r["resp.command"]) == 1:
+            by_cmd.setdefault(r["resp.command"][0], []).append((r["resp.key"], r["resp.argument"]))
+    for keys, args in by_cmd.get("MSET", []):
+        assert keys == args[0::2]  # MSET k1 v1 k2 v2: every other argument
+    for keys, args in by_cmd.get("MGET", []):
+        assert keys == args
+    for keys, args in by_cmd.get("SET", []):
+        assert keys == args[:1]
+
+
+def test_subcommands():
+    rows = frames(cap("resp-basic"), ["resp.command", "resp.subcommand"], "resp.subcommand")
+    pairs = {(r["resp.command"][0], r["resp.subcommand"][0]) for r in rows}
+    assert ("CONFIG", "GET") in pairs
+    assert ("COMMAND", "DOCS") in pairs
+
+
+def test_inline_commands_with_quotes_and_split_lines():
+    rows = frames(cap("resp-inline"), ["resp.command", "resp.argument"], "resp.request")
+    args = [a for r in rows for a in r["resp.argument"]]
+    cmds = [c for r in rows for c in r["resp.command"]]
+    assert "SET" in cmds and "PING" in cmds
+    assert any(" " in a for a in args)  # a quoted argument with a space, unquoted
+    assert values(cap("resp-inline"), "_ws.malformed") == []
+
+
+def test_pipeline_hundreds_of_commands_listed_in_info():
+    cmds = values(cap("resp-pipeline"), "resp.command", "resp.request")
+    assert len(cmds) >= 600
+    infos = values(cap("resp-pipeline"), "_ws.col.Info", "resp.request")
+    assert max(i.count(", ") for i in infos) >= 10  # many commands in one frame's Info
+
+
+def test_big_value_is_one_bulk_string():
+    lengths = [int(v) for v in values(cap("resp-bigvalue"), "resp.bulk_string.length")]
+    assert lengths.count(1572864) == 2  # the SET argument and the GET reply
+
+
+def test_multi_exec_pairing():
+    rows = frames(cap("resp-multi"), ["frame.number", "resp.string", "resp.response_to",
+                                      "resp.array.length"], "resp.response")
+    queued = sum(r["resp.string"].count("QUEUED") for r in rows)
+    assert queued >= 8
+    # EXEC's array answers EXEC: the null array of the failed WATCH has length -1
+    assert any("-1" in r["resp.array.length"] for r in rows)
+    assert all(len(r["resp.response_to"]) >= 1 for r in rows)
+
+
+def test_pubsub_messages_are_not_paired():
+    rows = frames(cap("resp-pubsub"), ["resp.pubsub_message", "resp.response_to"],
+                  "resp.pubsub_message")
+    assert len(rows) == 5  # one per PUBLISH that reached the subscriber
+    assert all(r["resp.response_to"] == [] for r in rows)
+    subs = frames(cap("resp-pubsub"), ["resp.response_to"], "resp.response && resp.array")
+    assert all(r["resp.response_to"] for r in subs)
+
+
+def test_monitor_stream():
+    rows = frames(cap("resp-monitor"), ["resp.monitor", "resp.string"], "resp.monitor")
+    monitor = sum(len(r["resp.monitor"]) for r in rows)
+    lines = [l for r in rows for l in r["resp.string"] if l[:1].isdigit()]
+    assert monitor >= 8 and len(lines) == monitor
+    assert all("[0 127.0.0.1:" in l for l in lines)
+    assert values(cap("resp-monitor"), "resp.response_to", "resp.monitor") == []
+
+
+def test_resp3_types_and_version():
+    c = cap("resp-resp3")
+    assert set(values(c, "resp.version", "resp.response")) == {"3"}
+    for field in ["resp.map", "resp.set", "resp.double", "resp.big_number", "resp.null",
+                  "resp.boolean", "resp.verbatim_string", "resp.attribute", "resp.push"]:
+        assert values(c, field), field
+    doubles = values(c, "resp.double")
+    assert "inf" in [d.lower() for d in doubles] or "Infinity" in doubles
+    assert values(c, "resp.verbatim_string.format") == ["txt", "txt"]
+    assert set(values(c, "resp.boolean")) == {"1", "0"}
+    # the push that precedes a reply is not taken for the reply
+    rows = frames(c, ["resp.push", "resp.response_to"], "resp.push")
+    assert rows and all(len(r["resp.response_to"]) == len(r["resp.push"]) == 1 or
+                        len(r["resp.response_to"]) == 1 for r in rows)
+
+
+def test_tracking_invalidation_pushes():
+    rows = frames(cap("resp-tracking"), ["resp.push", "resp.response_to", "resp.bulk_string.value"],
+                  "resp.push")
+    assert len(rows) >= 5
+    assert all(r["resp.response_to"] == [] for r in rows)
+
+
+def test_error_replies():
+    errs = values(cap("resp-errors"), "resp.error")
+    assert any(e.startswith("WRONGTYPE") for e in errs)
+    assert any("unknown command" in e for e in errs)
+    msgs = values(cap("resp-errors"), "_ws.expert.message", "resp.error")
+    assert any(m.startswith("Error reply") for m in msgs)
+    # the deliberately broken requests are reported as what they are
+    bad = values(cap("resp-errors"), "_ws.expert.message", "resp.malformed")
+    assert any("invalid length" in m for m in bad)
+    assert any("invalid inline command" in m for m in bad)
+
+
+def test_other_port_by_heuristic_and_decode_as():
+    c = cap("resp-otherport")
+    assert len(values(c, "resp.command")) >= 9
+    off = ["--disable-heuristic", "resp_tcp"]
+    assert values(c, "resp.command", extra=off) == []
+    p = tshark("-r", c, *off, "-d", "tcp.port==7380,resp", "-T", "fields", "-e", "resp.command")
+    assert "INCR" in p.stdout
+    assert "matched" not in p.stderr and "same dissector name" not in p.stderr
+
+
+def test_midstream_capture_resynchronises_without_garbage():
+    for name in ["resp-midstream", "resp-midstream-cut"]:
+        c = cap(name)
+        assert values(c, "_ws.malformed") == []
+        skipped = values(c, "_ws.expert.message", "resp.skipped")
+        assert skipped and all("skipped" in m for m in skipped)
+        assert values(c, "resp.unknown_command") == []
+
+
+def test_small_snap_length():
+    c = cap("resp-snaplen")
+    cmds = values(c, "resp.command", "resp.request")
+    assert {"SET", "GET", "PING"} <= set(cmds)
+    assert values(c, "_ws.malformed") == []
+    assert values(c, "_ws.expert.message", "resp.truncated")
+
+
+def test_reassembly_off_shows_partial_messages():
+    c = cap("resp-bigvalue")
+    extra = ["-o", "resp.desegment_data:FALSE"]
+    assert "SET" in values(c, "resp.command", extra=extra)
+    assert values(c, "_ws.malformed", extra=extra) == []
+
+
+def test_value_display_length_preference():
+    c = cap("resp-bigvalue")
+    info = values(c, "_ws.col.Info", "resp.request", ["-o", "resp.value_display_length:20"])
+    assert any("[1572864 bytes]" in i for i in info)
+
+
+# ---- hand-built hostile input ------------------------------------------------------------
+
+HOSTILE = {
+    "huge-bulk": b"$2147483647\r\nabc\r\n",
+    "huge-array": b"*99999999\r\n$3\r\nGET\r\nXYZ\r\n",
+    "negative": b"*2\r\n$-7\r\nabc\r\n",
+    "non-numeric": b"*2\r\n$x1\r\nabc\r\n",
+    "deep": b"*1\r\n" * 10000 + b":1\r\n",
+    "garbage": bytes(range(256)) * 4,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_input_gets_expert_info_and_no_crash(name, shared_tmp):
+    conv = TcpConversation()
+    conv.send("c", b"*1\r\n$4\r\nPING\r\n")
+    conv.send("s", b"+PONG\r\n")
+    conv.send("c" if name != "huge-bulk" else "s", HOSTILE[name], segment=1400)
+    conv.send("c", b"*1\r\n$4\r\nPING\r\n")
+    conv.send("s", b"+PONG\r\n")
+    path = conv.write(shared_tmp / f"{name}.pcap")
+    start = time.monotonic()
+    p = tshark("-r", path, "-V", "-2")
+    assert time.monotonic() - start < 30
+    assert "resp.malformed" in tshark("-r", path, "-T", "fields", "-e", "_ws.expert.message",
+                                      "-e", "_ws.expert", "-Y", "resp.malformed || resp.skipped").stdout \
+        or "Not valid RESP" in p.stdout
+    assert "Not valid RESP" in p.stdout or "skipped" in p.stdout
+    # traffic after the bad bytes is decoded again
+    assert values(path, "resp.command", "resp.request")[-1] == "PING"
+
+
+def test_truncated_frames_are_not_malformed(shared_tmp):
+    conv = TcpConversation()
+    conv.send("c", b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n" + b"v" * 100 + b"\r\n", snap=80)
+    conv.send("s", b"+OK\r\n")
+    path = conv.write(shared_tmp / "trunc.pcap")
+    assert values(path, "resp.command") == ["SET"]
+    assert values(path, "_ws.malformed") == []
+    assert values(path, "resp.response_to") == ["4"]
+
+
+@pytest.mark.parametrize("proto,client,server", [
+    ("http", b"GET / HTTP/1.1\r\nHost: example\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+    ("smtp", b"EHLO client.example\r\n", b"220 mail.example ESMTP\r\n250 OK\r\n"),
+    ("tls", bytes.fromhex("160301002a010000260303") + bytes(32) + b"\x00\x00\x02\x13\x01\x01\x00", b"\x16\x03\x03\x00\x02\x02\x00"),
+    ("memcached", b"set foo 0 0 3\r\nbar\r\nget foo\r\n", b"STORED\r\nVALUE foo 0 3\r\nbar\r\nEND\r\n"),
+    ("memcached-incr", b"incr counter 1\r\n", b"2\r\n"),
+    ("pop3", b"USER bob\r\n", b"+OK POP3 ready\r\n"),
+])
+def test_heuristic_leaves_other_protocols_alone(proto, client, server, shared_tmp):
+    conv = TcpConversation(client_port=50000, server_port=9999)
+    conv.send("s", server)
+    conv.send("c", client)
+    conv.send("s", server)
+    path = conv.write(shared_tmp / f"{proto}.pcap")
+    assert values(path, "resp") == []
+
+
+def test_heuristic_claims_redis_on_any_port(shared_tmp):
+    conv = TcpConversation(client_port=50001, server_port=12345)
+    conv.send("c", b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n")
+    conv.send("s", b"+OK\r\n")
+    path = conv.write(shared_tmp / "anyport.pcap")
+    assert values(path, "resp.command") == ["SET"]
+    assert values(path, "resp.response_to") == ["4"]
