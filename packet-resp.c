@@ -997,16 +997,33 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             offset = captured;
             break;
         }
-        /* Not RESP: say where and why, then look for the next boundary. */
+        /* Not RESP: say where and why. */
         proto_item *bi = proto_tree_add_item(tree, hf_resp_skipped, tvb, offset, -1, ENC_NA);
         expert_add_info_format(pinfo, bi, &ei_resp_malformed, "Not valid RESP at offset %zu: %s",
                                r.err_offset, resp_error_string(r.err));
-        if (is_request && !PINFO_FD_VISITED(pinfo))
-            note_gap(cd, pinfo);
-        size_t next = find_boundary(buf + offset + 1, (size_t)(captured - offset - 1), is_request);
-        offset += 1 + (int)next;
-        if (offset < captured)
-            proto_item_set_len(bi, (int)next + 1);
+        if (is_request) {
+            if (!PINFO_FD_VISITED(pinfo)) {
+                /* the server answers it with one protocol error reply */
+                resp_request_t *req = wmem_new0(wmem_file_scope(), resp_request_t);
+                req->frame = pinfo->num;
+                req->ts = pinfo->abs_ts;
+                req->replies_expected = 1;
+                enqueue(cd, req);
+            }
+            /* Redis answers a protocol error and closes the connection: nothing after it in
+             * this request stream is processed, so none of it is shown as commands. */
+            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "[protocol error]");
+            offset = captured;
+            verified = FALSE;
+            break;
+        }
+        /* Look for the next boundary after the point of failure: bytes before it belonged
+         * to the message that failed. */
+        size_t from = r.err_offset > 0 ? r.err_offset : 1;
+        size_t next = from + find_boundary(buf + offset + from, (size_t)(captured - offset) - from, is_request);
+        if (offset + (int)next < captured)
+            proto_item_set_len(bi, (int)next);
+        offset += (int)next;
         verified = offset < captured; /* find_boundary() proved the new position, if any */
     }
 

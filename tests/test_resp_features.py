@@ -112,7 +112,9 @@ def test_monitor_stream():
     lines = [l for r in rows for l in r["resp.string"] if l[:1].isdigit()]
     assert monitor >= 8 and len(lines) == monitor
     assert all("[0 127.0.0.1:" in l for l in lines)
-    assert values(cap("resp-monitor"), "resp.response_to", "resp.monitor") == []
+    # monitor lines are never paired; only real replies in the same frames are
+    rows = frames(cap("resp-monitor"), ["resp.response", "resp.response_to"], "resp.monitor")
+    assert all(len(r["resp.response_to"]) == len(r["resp.response"]) for r in rows)
 
 
 def test_resp3_types_and_version():
@@ -144,10 +146,25 @@ def test_error_replies():
     assert any("unknown command" in e for e in errs)
     msgs = values(cap("resp-errors"), "_ws.expert.message", "resp.error")
     assert any(m.startswith("Error reply") for m in msgs)
-    # the deliberately broken requests are reported as what they are
-    bad = values(cap("resp-errors"), "_ws.expert.message", "resp.malformed")
-    assert any("invalid length" in m for m in bad)
-    assert any("invalid inline command" in m for m in bad)
+
+
+def test_protocol_errors():
+    """Malformed requests: Redis answers each with a protocol error and closes."""
+    c = cap("resp-protoerror")
+    rows = frames(c, ["frame.number", "_ws.expert.message"], "resp.malformed")
+    msgs = [m for r in rows for m in r["_ws.expert.message"] if m.startswith("Not valid RESP")]
+    assert len(msgs) == 3
+    assert any("invalid length" in m for m in msgs)
+    assert any("invalid inline command" in m for m in msgs)
+    # each protocol error reply points at the malformed request
+    replies = frames(c, ["resp.response_to", "resp.error"], "resp.error")
+    bad_frames = {r["frame.number"][0] for r in rows}
+    assert len(replies) == 3
+    assert all(r["resp.error"][0].startswith("ERR Protocol error") for r in replies)
+    assert {r["resp.response_to"][0] for r in replies} == bad_frames
+    # nothing after the error is taken for a command (the server never ran it)
+    assert "PING" not in values(c, "resp.command", "tcp.srcport == " +
+                                frames(c, ["tcp.srcport"], "resp.malformed")[-1]["tcp.srcport"][0])
 
 
 def test_other_port_by_heuristic_and_decode_as():
