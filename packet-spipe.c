@@ -20,8 +20,13 @@
 #include <epan/dissectors/packet-tcp.h>
 #include <wsutil/report_message.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "core/resp_parse.h"
 #include "core/spiped_crypto.h"
+#include "core/spiped_keylog.h"
 #include "packet-resp.h"
 #include "packet-spipe.h"
 
@@ -43,6 +48,7 @@ static int hf_spiped_dh_public = -1;
 static int hf_spiped_dh_mac = -1;
 static int hf_spiped_fast = -1;
 static int hf_spiped_forward_secrecy = -1;
+static int hf_spiped_from_keylog = -1;
 static int hf_spiped_key_verified = -1;
 static int hf_spiped_key_label = -1;
 static int hf_spiped_key_fingerprint = -1;
@@ -67,6 +73,8 @@ static expert_field ei_spiped_key_file = EI_INIT;
 static expert_field ei_spiped_bad_dh = EI_INIT;
 static expert_field ei_spiped_truncated = EI_INIT;
 static expert_field ei_spiped_lost = EI_INIT;
+static expert_field ei_spiped_keylog = EI_INIT;
+static expert_field ei_spiped_keylog_used = EI_INIT;
 
 static const value_string direction_vals[] = {
     {DIR_TO_SERVER, "Client to server"},
@@ -85,6 +93,7 @@ static key_uat_row_t *key_uat_rows;
 static guint key_uat_nrows;
 static const char *pref_key_file = "";
 static const char *pref_inner_protocol = "auto";
+static const char *pref_keylog_file = "";
 
 typedef struct {
     char *label;
@@ -160,6 +169,103 @@ static guint keys_usable(void)
     return n;
 }
 
+/* ---- key log (forward-secret sessions) ----------------------------------------------- */
+
+/* The key log is read incrementally, like TLS's: what was appended since the last look is
+ * parsed when a session's secret is missing, so a live capture picks up new lines. */
+static struct {
+    spiped_keylog_t *log;
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t offset;         /* bytes parsed so far */
+    gboolean reported;    /* malformed lines or a read error were reported */
+    char *problem;        /* what is wrong with it, for the expert info */
+} keylog;
+
+static void keylog_reset(void)
+{
+    spiped_keylog_free(keylog.log);
+    g_free(keylog.path);
+    g_free(keylog.problem);
+    memset(&keylog, 0, sizeof keylog);
+}
+
+static void keylog_note_problem(char *msg)
+{
+    g_free(keylog.problem);
+    keylog.problem = msg;
+    if (!keylog.reported) {
+        keylog.reported = TRUE;
+        report_failure("spiped: %s", msg);
+    }
+}
+
+static void keylog_refresh(void)
+{
+    if (!pref_keylog_file || !*pref_keylog_file) {
+        if (keylog.path)
+            keylog_reset();
+        return;
+    }
+    if (!keylog.path || strcmp(keylog.path, pref_keylog_file) != 0) {
+        keylog_reset();
+        keylog.path = g_strdup(pref_keylog_file);
+    }
+    FILE *f = fopen(keylog.path, "rb");
+    if (!f) {
+        keylog_note_problem(g_strdup_printf("key log %s cannot be read: %s", keylog.path, g_strerror(errno)));
+        return;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        keylog_note_problem(g_strdup_printf("key log %s is not a regular file", keylog.path));
+        fclose(f);
+        return;
+    }
+    /* a different or truncated file (rotation) is read from the start */
+    if (!keylog.log || st.st_dev != keylog.dev || st.st_ino != keylog.ino || st.st_size < keylog.offset) {
+        spiped_keylog_free(keylog.log);
+        keylog.log = spiped_keylog_new();
+        keylog.dev = st.st_dev;
+        keylog.ino = st.st_ino;
+        keylog.offset = 0;
+    }
+    if (keylog.log && st.st_size > keylog.offset && fseeko(f, keylog.offset, SEEK_SET) == 0) {
+        char buf[65536];
+        size_t n;
+        spiped_keylog_stats_t stats;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+            spiped_keylog_feed(keylog.log, buf, n, &stats);
+            keylog.offset += (off_t)n;
+        }
+        spiped_keylog_get_stats(keylog.log, &stats);
+        if (stats.malformed)
+            keylog_note_problem(g_strdup_printf(
+                "key log %s: %" G_GUINT64_FORMAT " malformed line(s) skipped, the first is line %"
+                G_GUINT64_FORMAT " (%s)", keylog.path, stats.malformed, stats.first_malformed_line,
+                stats.first_malformed_reason ? stats.first_malformed_reason : "unusable"));
+    }
+    fclose(f);
+}
+
+/* y_SC of the session with these public values, from the key log written at either end. */
+static const guint8 *keylog_secret(const guint8 *y_c, const guint8 *y_s)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (keylog.log) {
+            const guint8 *secret = spiped_keylog_lookup(keylog.log, y_s); /* written by the client */
+            if (!secret)
+                secret = spiped_keylog_lookup(keylog.log, y_c); /* written by the server */
+            if (secret)
+                return secret;
+        }
+        if (attempt == 0)
+            keylog_refresh();
+    }
+    return NULL;
+}
+
 UAT_CSTRING_CB_DEF(key_uat, label, key_uat_row_t)
 UAT_FILENAME_CB_DEF(key_uat, path, key_uat_row_t)
 
@@ -231,6 +337,7 @@ typedef struct {
     spiped_dir_t dir[2];
     gint key_index; /* the session's key (both DH messages verify), -1 unknown */
     gboolean fs_known, forward_secrecy, session_keys_ready;
+    gboolean from_keylog; /* y_SC came from the key log */
     spiped_keys_t session;
     dissector_handle_t inner; /* chosen once per conversation */
 } spiped_conv_t;
@@ -283,7 +390,28 @@ static void check_key(spiped_conv_t *sc, int d)
     }
 }
 
-/* Once both DH messages are in: forward secrecy, and the session keys when K suffices. */
+/* The session keys, from K and y_SC: 1 unless both sides did Diffie-Hellman, in which case
+ * only a key log holds it. */
+static void try_session_keys(spiped_conv_t *sc)
+{
+    spiped_dir_t *c = &sc->dir[DIR_TO_SERVER], *s = &sc->dir[DIR_TO_CLIENT];
+    guint8 one[SPIPED_DH_LEN];
+    const guint8 *y_sc = one;
+    if (sc->session_keys_ready || sc->key_index < 0)
+        return;
+    if (sc->forward_secrecy) {
+        y_sc = keylog_secret(c->dh, s->dh);
+        if (!y_sc)
+            return;
+        sc->from_keylog = TRUE;
+    } else {
+        spiped_dh_set_one(one);
+    }
+    spiped_key_t *k = &g_array_index(keys, spiped_key_t, sc->key_index);
+    sc->session_keys_ready = spiped_session_keys(k->K, c->nonce, s->nonce, y_sc, &sc->session) == 0;
+}
+
+/* Once both DH messages are in: forward secrecy, and the session keys when they can be had. */
 static void finish_handshake(spiped_conv_t *sc)
 {
     spiped_dir_t *c = &sc->dir[DIR_TO_SERVER], *s = &sc->dir[DIR_TO_CLIENT];
@@ -293,13 +421,7 @@ static void finish_handshake(spiped_conv_t *sc)
     sc->forward_secrecy = !spiped_dh_is_one(c->dh) && !spiped_dh_is_one(s->dh);
     if (c->key_index >= 0 && c->key_index == s->key_index)
         sc->key_index = c->key_index;
-    if (sc->key_index >= 0 && !sc->forward_secrecy) {
-        guint8 one[SPIPED_DH_LEN];
-        spiped_key_t *k = &g_array_index(keys, spiped_key_t, sc->key_index);
-        spiped_dh_set_one(one);
-        sc->session_keys_ready =
-            spiped_session_keys(k->K, c->nonce, s->nonce, one, &sc->session) == 0;
-    }
+    try_session_keys(sc);
 }
 
 static void add_key_items(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, proto_item *at,
@@ -489,8 +611,17 @@ static void dissect_dh(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int 
     if (sc->fs_known && d == DIR_TO_CLIENT) {
         pi = proto_tree_add_boolean(t, hf_spiped_forward_secrecy, tvb, 0, 0, sc->forward_secrecy);
         proto_item_set_generated(pi);
-        if (sc->forward_secrecy && sc->key_index >= 0)
+        if (sc->forward_secrecy) {
+            pi = proto_tree_add_boolean(t, hf_spiped_from_keylog, tvb, 0, 0, sc->from_keylog);
+            proto_item_set_generated(pi);
+        }
+        if (sc->forward_secrecy && sc->key_index >= 0 && !sc->session_keys_ready) {
             expert_add_info(pinfo, ti, &ei_spiped_no_secret);
+            if (keylog.problem)
+                expert_add_info_format(pinfo, ti, &ei_spiped_keylog, "%s", keylog.problem);
+        } else if (sc->from_keylog) {
+            expert_add_info(pinfo, ti, &ei_spiped_keylog_used);
+        }
     }
     col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Key exchange%s", one ? " (fast, y=1)" : "");
 }
@@ -515,6 +646,8 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
         expert_add_info(pinfo, ti, &ei_spiped_no_handshake);
         return;
     }
+    if (!sc->session_keys_ready && sc->fs_known && !PINFO_FD_VISITED(pinfo))
+        try_session_keys(sc); /* the key log may have grown since the handshake */
     if (!sc->session_keys_ready) {
         if (sc->fs_known && sc->forward_secrecy && sc->key_index >= 0 && n == 0)
             expert_add_info(pinfo, ti, &ei_spiped_no_secret);
@@ -736,6 +869,7 @@ static RSP_HEUR_BOOL dissect_spiped_heur(tvbuff_t *tvb, packet_info *pinfo, prot
 static void spiped_prefs_apply(void)
 {
     keys_reload();
+    keylog_reset(); /* read again, from the start, when first needed */
 }
 
 static void key_uat_apply(void)
@@ -765,6 +899,7 @@ void proto_register_spiped(void)
         {&hf_spiped_dh_mac, {"MAC", "spiped.dh.mac", FT_BYTES, BASE_NONE, NULL, 0x0, "HMAC-SHA256 of y with a key derived from the shared key and nonces", HFILL}},
         {&hf_spiped_fast, {"Fast handshake (y = 1)", "spiped.dh.fast", FT_BOOLEAN, BASE_NONE, NULL, 0x0, "This side was started with -f", HFILL}},
         {&hf_spiped_forward_secrecy, {"Forward secrecy", "spiped.forward_secrecy", FT_BOOLEAN, BASE_NONE, NULL, 0x0, "Neither side sent y = 1", HFILL}},
+        {&hf_spiped_from_keylog, {"Secret from key log", "spiped.keylog", FT_BOOLEAN, BASE_NONE, NULL, 0x0, "The Diffie-Hellman secret was found in the key log", HFILL}},
         {&hf_spiped_key_verified, {"Key verified", "spiped.key_verified", FT_BOOLEAN, BASE_NONE, NULL, 0x0, "The handshake MAC checks out with a configured key", HFILL}},
         {&hf_spiped_key_label, {"Key label", "spiped.key.label", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
         {&hf_spiped_key_fingerprint, {"Key fingerprint", "spiped.key.fingerprint", FT_STRING, BASE_NONE, NULL, 0x0, "Not secret: a hash of the key, to tell keys apart", HFILL}},
@@ -788,6 +923,8 @@ void proto_register_spiped(void)
         {&ei_spiped_bad_dh, {"spiped.dh_invalid", PI_MALFORMED, PI_ERROR, "Public value is not below the group prime: a peer drops this handshake", EXPFILL}},
         {&ei_spiped_truncated, {"spiped.truncated", PI_UNDECODED, PI_NOTE, "Message cut short by the capture", EXPFILL}},
         {&ei_spiped_lost, {"spiped.lost", PI_SEQUENCE, PI_WARN, "Rest of a message whose start is not in the capture", EXPFILL}},
+        {&ei_spiped_keylog, {"spiped.keylog_error", PI_DECRYPTION, PI_WARN, "Problem with the key log", EXPFILL}},
+        {&ei_spiped_keylog_used, {"spiped.keylog_used", PI_DECRYPTION, PI_CHAT, "Forward-secret session decrypted with the key log's secret", EXPFILL}},
     };
     static uat_field_t key_uat_fields[] = {
         UAT_FLD_CSTRING(key_uat, label, "Label", "A name for this key, shown instead of the key"),
@@ -813,6 +950,11 @@ void proto_register_spiped(void)
     prefs_register_uat_preference(module, "keys", "Key files",
                                   "Key files with labels, for sites with many tunnels; the right one "
                                   "for each session is found from its handshake", uat);
+    prefs_register_filename_preference(module, "keylog_file", "Key log file",
+                                       "Secrets of forward-secret sessions, written by "
+                                       "libspiped-keylog.so (LD_PRELOAD) at either tunnel end. "
+                                       "Lines appended during a live capture are picked up.",
+                                       &pref_keylog_file, FALSE);
     prefs_register_string_preference(module, "inner_protocol", "Protocol inside the tunnel",
                                      "\"auto\" (RESP when the stream looks like RESP, otherwise data) "
                                      "or a dissector name such as resp, http, mysql, ssh, smtp",
