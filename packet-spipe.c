@@ -75,6 +75,7 @@ static expert_field ei_spiped_truncated = EI_INIT;
 static expert_field ei_spiped_lost = EI_INIT;
 static expert_field ei_spiped_keylog = EI_INIT;
 static expert_field ei_spiped_keylog_used = EI_INIT;
+static expert_field ei_spiped_not_spiped = EI_INIT;
 
 static const value_string direction_vals[] = {
     {DIR_TO_SERVER, "Client to server"},
@@ -338,6 +339,7 @@ typedef struct {
     gint key_index; /* the session's key (both DH messages verify), -1 unknown */
     gboolean fs_known, forward_secrecy, session_keys_ready;
     gboolean from_keylog; /* y_SC came from the key log */
+    gboolean start_checked; /* the first bytes were checked for being a nonce */
     spiped_keys_t session;
     dissector_handle_t inner; /* chosen once per conversation */
 } spiped_conv_t;
@@ -695,6 +697,27 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
 
 /* ---- stream -------------------------------------------------------------------------- */
 
+static gboolean looks_like_text(const guint8 *p, guint n)
+{
+    for (guint i = 0; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' && p[i] != '\t') || p[i] >= 0x7f)
+            return FALSE;
+    return TRUE;
+}
+
+/* The tunnel port carries plain text: say so, and let RESP (if it is Redis) or the data
+ * dissector show it from now on. */
+static int not_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data, int d)
+{
+    proto_item *ti = proto_tree_add_item(tree, proto_spiped, tvb, 0, 0, ENC_NA);
+    expert_add_info(pinfo, ti, &ei_spiped_not_spiped);
+    dissector_handle_t h = resp_looks_like_command(tvb_get_ptr(tvb, 0, -1), tvb_captured_length(tvb)) ||
+                                   (d == DIR_TO_CLIENT && tvb_captured_length(tvb) && tvb_get_guint8(tvb, 0) == '*')
+                               ? resp_dissector_handle() : data_handle;
+    conversation_set_dissector(find_or_create_conversation(pinfo), h);
+    return call_dissector_with_data(h, tvb, pinfo, tree, data);
+}
+
 /* Where stream byte 0 of this direction is in sequence numbers. With the SYN in the capture it
  * is the byte after the SYN; without it we can only assume the first data seen starts a record. */
 static void set_stream_base(spiped_dir_t *dir, struct tcp_analysis *tcpd, const struct tcpinfo *tcpinfo)
@@ -743,6 +766,14 @@ static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
 
     if (!dir->base_known)
         set_stream_base(dir, tcpd, tcpinfo);
+
+    /* A nonce is 32 random bytes: text there means the port carries something else. */
+    if (!sc->start_checked && dir->start_seen && tcpinfo->seq == dir->base && captured > 0) {
+        sc->start_checked = TRUE;
+        if (!PINFO_FD_VISITED(pinfo) && looks_like_text(tvb_get_ptr(tvb, 0, MIN(captured, SPIPED_NONCE_LEN)),
+                                                        (guint)MIN(captured, SPIPED_NONCE_LEN)))
+            return not_spiped(tvb, pinfo, tree, data, d);
+    }
 
     proto_item *ti = proto_tree_add_item(tree, proto_spiped, tvb, 0, -1, ENC_NA);
     proto_tree *st = proto_item_add_subtree(ti, ett_spiped);
@@ -924,6 +955,7 @@ void proto_register_spiped(void)
         {&ei_spiped_truncated, {"spiped.truncated", PI_UNDECODED, PI_NOTE, "Message cut short by the capture", EXPFILL}},
         {&ei_spiped_lost, {"spiped.lost", PI_SEQUENCE, PI_WARN, "Rest of a message whose start is not in the capture", EXPFILL}},
         {&ei_spiped_keylog, {"spiped.keylog_error", PI_DECRYPTION, PI_WARN, "Problem with the key log", EXPFILL}},
+        {&ei_spiped_not_spiped, {"spiped.not_spiped", PI_PROTOCOL, PI_WARN, "Text where a spiped nonce was expected: this connection does not carry spiped", EXPFILL}},
         {&ei_spiped_keylog_used, {"spiped.keylog_used", PI_DECRYPTION, PI_CHAT, "Forward-secret session decrypted with the key log's secret", EXPFILL}},
     };
     static uat_field_t key_uat_fields[] = {

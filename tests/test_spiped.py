@@ -207,3 +207,13 @@ def test_plugin_loads_without_warnings():
     assert p.stderr.strip() == ""
     for f in ["spiped.key_verified", "spiped.record.number", "resp.command", "resp.key"]:
         assert f"\t{f}\t" in p.stdout
+
+
+def test_plain_redis_on_the_tunnel_port_is_not_taken_for_spiped():
+    extra = ["-o", "spiped.tcp.port:6379"]
+    msgs = values(cap("resp-basic"), "_ws.expert.message", "spiped", extra)
+    conns = len(truth("resp-basic")["connections"])
+    assert sum("does not carry spiped" in m for m in msgs) == conns
+    assert values(cap("resp-basic"), "spiped.record", extra=extra) == []
+    plain = values(cap("resp-basic"), "resp.command")
+    assert values(cap("resp-basic"), "resp.command", extra=extra) == plain
