@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libglib2.0-dev libgcrypt20-dev
       wireshark-dev libwireshark-dev tshark wireshark-common
-      python3-pytest redis-server redis-tools spiped tcpdump netcat-openbsd util-linux)
+      python3-pytest python3-redis redis-server redis-tools spiped tcpdump netcat-openbsd
+      util-linux time valgrind clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
