@@ -151,6 +151,7 @@ typedef struct {
 /* Per-frame keys for p_add_proto_data. */
 #define KEY_CALLS 0   /* packet scope: how many times we were called for this frame */
 #define KEY_MSGS 1    /* packet scope: messages dissected so far in this frame */
+#define KEY_INFO 2    /* packet scope: entries this dissector put in the Info column */
 #define KEY_CALL_BASE 0x100     /* file scope: per-call verified flag */
 #define KEY_MSG_BASE 0x10000    /* file scope: per-message info */
 
@@ -168,6 +169,16 @@ static guint packet_counter(packet_info *pinfo, guint key)
     guint n = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_resp, key));
     p_add_proto_data(pinfo->pool, pinfo, proto_resp, key, GUINT_TO_POINTER(n + 1));
     return n;
+}
+
+/* Appends to the Info column, comma-separated between our own entries only, so that text an
+ * outer dissector fenced off (spiped's record numbers) is followed without a stray comma. */
+static void info_add(packet_info *pinfo, const char *text)
+{
+    if (packet_counter(pinfo, KEY_INFO) == 0)
+        col_append_str(pinfo->cinfo, COL_INFO, text);
+    else
+        col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", text);
 }
 
 static resp_conv_t *get_conv(packet_info *pinfo)
@@ -423,7 +434,7 @@ static void info_append_request(walk_t *w, const char *cmd, const char *sub)
                                               RESP_INFO_ARG_MAX));
     if (w->argc > first + RESP_INFO_ARGS_MAX)
         wmem_strbuf_append_printf(sb, " … (%u arguments)", w->argc - 1);
-    col_append_sep_str(w->pinfo->cinfo, COL_INFO, ", ", wmem_strbuf_get_str(sb));
+    info_add(w->pinfo, wmem_strbuf_get_str(sb));
 }
 
 static const char *reply_summary(walk_t *w)
@@ -735,15 +746,15 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
         info_append_request(&w, cmd, sub);
     } else if (is_request) {
         if (w.top.type == RESP_INLINE && w.top.count == 0)
-            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "(empty line)");
+            info_add(pinfo, "(empty line)");
         else
-            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", reply_summary(&w));
+            info_add(pinfo, reply_summary(&w));
     } else {
         const char *summary = reply_summary(&w);
         const char *prefix = kind == MSG_MONITOR ? "[monitor] " :
                              kind == MSG_PUBSUB ? "[pub/sub] " :
                              kind == MSG_PUSH ? "[push] " : "";
-        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%s%s", prefix, summary);
+        info_add(pinfo, wmem_strconcat(pinfo->pool, prefix, summary, NULL));
         proto_item_append_text(ti, ", %s: %s",
                                kind == MSG_RESPONSE ? "Response" :
                                kind == MSG_MONITOR ? "Monitor" :
@@ -954,7 +965,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
                 expert_add_info_format(pinfo, si, &ei_resp_skipped,
                                        "%zu bytes skipped: not at a provable message boundary "
                                        "(capture started mid-stream or data was lost)", skip);
-                col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "[%zu bytes skipped]", skip);
+                info_add(pinfo, wmem_strdup_printf(pinfo->pool, "[%zu bytes skipped]", skip));
                 if (is_request && !PINFO_FD_VISITED(pinfo))
                     note_gap(cd, pinfo);
                 offset += (int)skip;
@@ -1012,7 +1023,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             }
             /* Redis answers a protocol error and closes the connection: nothing after it in
              * this request stream is processed, so none of it is shown as commands. */
-            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "[protocol error]");
+            info_add(pinfo, "[protocol error]");
             offset = captured;
             verified = FALSE;
             break;

@@ -840,14 +840,14 @@ static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
         }
         offset += (int)mlen;
     }
+    /* in brackets: the inner protocol's text follows */
     if (records == 1 && dir->start_seen)
-        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Record %" G_GUINT64_FORMAT, first_record);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " ", "[Record %" G_GUINT64_FORMAT "] ", first_record);
     else if (records > 1 && dir->start_seen)
-        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Records %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT,
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " ", "[Records %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "] ",
                             first_record, first_record + records - 1);
     else if (records)
-        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "%u records", records);
-    col_append_str(pinfo->cinfo, COL_INFO, " "); /* the inner protocol's text follows */
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, " ", "[%u records] ", records);
     col_set_fence(pinfo->cinfo, COL_INFO);
 
     /* The decrypted stream: on the first pass gathered and fed here; later replayed. */
