@@ -318,7 +318,8 @@ static void walk_element(void *ud, const resp_element_t *e)
                                    format_text(pool, data, e->data_len));
         break;
     case RESP_BULK_ERROR:
-        ti = proto_tree_add_string(tree, hf_resp_bulk_error, tvb, off, span + (e->is_null ? 0 : dlen + 2),
+        ti = proto_tree_add_string(tree, hf_resp_bulk_error, tvb, off,
+                                   MIN(span + dlen + 2, tvb_captured_length_remaining(tvb, off)),
                                    format_text(pool, data, e->data_len));
         break;
     case RESP_INTEGER:
@@ -353,6 +354,9 @@ static void walk_element(void *ud, const resp_element_t *e)
                            (gint32)e->count);
         if (e->is_null) {
             proto_item_append_text(ti, ": (nil)");
+        } else if (verb && e->data_len < 4) {
+            /* cut before its format: nothing to show yet */
+            proto_item_append_text(ti, ": [incomplete]");
         } else if (verb) {
             proto_tree_add_string(st, hf_resp_verbatim_format, tvb, doff, 3,
                                   format_text(pool, data, 3));

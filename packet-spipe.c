@@ -540,7 +540,9 @@ static void feed_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spip
 {
     if (dir->pending_len == 0 || dir->pending_len < dir->pending_need)
         return;
-    inner_blob_t now = {dir->pending, dir->pending_len, dir->gap, dir->consumed};
+    /* a packet-scope copy: the data source must outlive later appends to pending */
+    inner_blob_t now = {(guint8 *)wmem_memdup(pinfo->pool, dir->pending, dir->pending_len),
+                        dir->pending_len, dir->gap, dir->consumed};
     guint64 need = 0;
     guint consumed = call_inner(tvb, pinfo, tree, sc, (int)(dir - sc->dir), &now, &need);
     if (consumed > dir->pending_len)
