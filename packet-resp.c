@@ -998,7 +998,9 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
                 /* Ask for the exact bytes when a large value is in transit. Otherwise the
                  * bound is weak (3 bytes per pending element) and asking segment by segment
                  * keeps the reassembly rounds few. */
-                if (r.need_element >= RESP_EXACT_NEED_MIN)
+                /* exact only when the value ends the message: TCP in 4.0 cannot stop a
+                 * reassembly that later asks for one more segment at a message end */
+                if (r.need_element >= RESP_EXACT_NEED_MIN && r.need == r.need_element)
                     pinfo->desegment_len = r.need > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)r.need;
                 else
                     pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
