@@ -11,6 +11,7 @@
 
 #include <epan/conversation.h>
 #include <epan/decode_as.h>
+#include <epan/exceptions.h>
 #include <epan/expert.h>
 #include <epan/packet.h>
 #include <epan/prefs-int.h>
@@ -461,13 +462,22 @@ static void add_key_items(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, p
 
 /* ---- inner stream -------------------------------------------------------------------- */
 
+/* Plaintext held for the inner dissector; beyond this it is dropped as a gap (RESP itself
+ * refuses values over 512 MiB, and guint lengths must not wrap). */
+#define PENDING_MAX (1u << 30)
+
+static void drop_pending(spiped_dir_t *dir);
+
+/* The buffer lives in file scope, so closing the capture frees it. */
 static void pending_append(spiped_dir_t *dir, const guint8 *p, guint n)
 {
+    if (n > PENDING_MAX - dir->pending_len)
+        drop_pending(dir);
     if (dir->pending_len + n > dir->pending_cap) {
         guint cap = dir->pending_cap ? dir->pending_cap : 4096;
         while (cap < dir->pending_len + n)
             cap *= 2;
-        dir->pending = (guint8 *)g_realloc(dir->pending, cap);
+        dir->pending = (guint8 *)wmem_realloc(wmem_file_scope(), dir->pending, cap);
         dir->pending_cap = cap;
     }
     memcpy(dir->pending + dir->pending_len, p, n);
@@ -512,21 +522,25 @@ static guint call_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spi
     pinfo->desegment_len = 0;
     if (!sc->inner)
         sc->inner = choose_inner(sc, blob->data, blob->len, d);
-    if (sc->inner == resp_stream_handle()) {
-        resp_stream_info_t info = {blob->gap_before, blob->stream_offset};
-        call_dissector_with_data(sc->inner, itvb, pinfo, tree, &info);
-    } else {
-        call_dissector(sc->inner, itvb, pinfo, tree);
-    }
-    guint consumed = blob->len;
+    volatile guint consumed = blob->len;
     *need = 0;
-    if (pinfo->desegment_len) {
-        consumed = (guint)pinfo->desegment_offset;
-        *need = pinfo->desegment_len == DESEGMENT_ONE_MORE_SEGMENT ? 1 : pinfo->desegment_len;
-    }
-    pinfo->can_desegment = save_can;
-    pinfo->desegment_offset = save_off;
-    pinfo->desegment_len = save_len;
+    TRY {
+        if (sc->inner == resp_stream_handle()) {
+            resp_stream_info_t info = {blob->gap_before, blob->stream_offset};
+            call_dissector_with_data(sc->inner, itvb, pinfo, tree, &info);
+        } else {
+            call_dissector(sc->inner, itvb, pinfo, tree);
+        }
+        if (pinfo->desegment_len) {
+            consumed = (guint)pinfo->desegment_offset;
+            *need = pinfo->desegment_len == DESEGMENT_ONE_MORE_SEGMENT ? 1 : pinfo->desegment_len;
+        }
+    } FINALLY {
+        /* an exception in the inner dissector still leaves TCP's fields as TCP set them */
+        pinfo->can_desegment = save_can;
+        pinfo->desegment_offset = save_off;
+        pinfo->desegment_len = save_len;
+    } ENDTRY;
     return consumed;
 }
 
@@ -543,26 +557,33 @@ static void feed_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spip
     /* a packet-scope copy: the data source must outlive later appends to pending */
     inner_blob_t now = {(guint8 *)wmem_memdup(pinfo->pool, dir->pending, dir->pending_len),
                         dir->pending_len, dir->gap, dir->consumed};
-    guint64 need = 0;
-    guint consumed = call_inner(tvb, pinfo, tree, sc, (int)(dir - sc->dir), &now, &need);
-    if (consumed > dir->pending_len)
-        consumed = dir->pending_len;
+    /* On an exception (a malformed or oversized inner message) the bytes count as consumed,
+     * so that the stream goes on with the next record and revisits replay the same call. */
+    volatile guint64 need = 0;
+    volatile guint consumed = now.len;
+    TRY {
+        guint64 asked = 0;
+        consumed = call_inner(tvb, pinfo, tree, sc, (int)(dir - sc->dir), &now, &asked);
+        need = asked;
+    } FINALLY {
+        if (consumed > dir->pending_len)
+            consumed = dir->pending_len;
+        inner_blob_t *replay = wmem_new0(wmem_file_scope(), inner_blob_t);
+        replay->gap_before = dir->gap;
+        replay->stream_offset = dir->consumed;
+        if (consumed) {
+            replay->data = (guint8 *)wmem_memdup(wmem_file_scope(), dir->pending, consumed);
+            replay->len = consumed;
+        }
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_spiped, KEY_BLOB_BASE + call, replay);
 
-    inner_blob_t *replay = wmem_new0(wmem_file_scope(), inner_blob_t);
-    replay->gap_before = dir->gap;
-    replay->stream_offset = dir->consumed;
-    if (consumed) {
-        replay->data = (guint8 *)wmem_memdup(wmem_file_scope(), dir->pending, consumed);
-        replay->len = consumed;
-    }
-    p_add_proto_data(wmem_file_scope(), pinfo, proto_spiped, KEY_BLOB_BASE + call, replay);
-
-    dir->gap = FALSE;
-    memmove(dir->pending, dir->pending + consumed, dir->pending_len - consumed);
-    dir->pending_len -= consumed;
-    dir->consumed += consumed;
-    /* the inner dissector wants `need` bytes beyond what it was given */
-    dir->pending_need = need ? dir->pending_len + need : 0;
+        dir->gap = FALSE;
+        memmove(dir->pending, dir->pending + consumed, dir->pending_len - consumed);
+        dir->pending_len -= consumed;
+        dir->consumed += consumed;
+        /* the inner dissector wants `need` bytes beyond what it was given */
+        dir->pending_need = need ? dir->pending_len + need : 0;
+    } ENDTRY;
 }
 
 /* ---- messages ------------------------------------------------------------------------ */
@@ -672,7 +693,7 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
             rr->len = len;
             rr->plain = (guint8 *)wmem_memdup(wmem_file_scope(), plain, len);
             if (n != dir->next_record)
-                dir->gap = TRUE;
+                drop_pending(dir); /* records were lost: do not splice around the hole */
             pending_append(dir, plain, len);
         } else {
             /* the stream has a hole: the inner dissector must resynchronise */
@@ -810,7 +831,7 @@ static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
                                      MIN(rest, captured - offset), ENC_NA);
             expert_add_info(pinfo, pi, &ei_spiped_lost);
             if (kind == 2 && !PINFO_FD_VISITED(pinfo))
-                dir->gap = TRUE;
+                drop_pending(dir);
             offset += rest;
             continue;
         }
