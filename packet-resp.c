@@ -12,7 +12,9 @@
 #include "config-plugin.h"
 
 #include <epan/conversation.h>
+#include <epan/exceptions.h>
 #include <epan/expert.h>
+#include <epan/show_exception.h>
 #include <epan/packet.h>
 #include <epan/prefs-int.h>
 #include <epan/prefs.h>
@@ -216,6 +218,7 @@ typedef struct {
     packet_info *pinfo;
     int base; /* offset of the message in tvb */
     const guint8 *msg;
+    size_t length;
     gboolean is_request;
     proto_tree *trees[RESP_MAX_DEPTH + 2];
     proto_item *items[RESP_MAX_DEPTH + 2];
@@ -257,6 +260,36 @@ static const char *short_value(wmem_allocator_t *pool, const guint8 *p, size_t n
     return wmem_strdup_printf(pool, "%s… [%zu bytes]", format_text(pool, p, max), n);
 }
 
+/* Room for a request's arguments: the declared count, bounded by the bytes present (each
+ * argument takes 2 bytes at least), so a huge declaration costs nothing up front. */
+static void alloc_args(walk_t *w, const resp_element_t *top)
+{
+    size_t cap = w->length / 2 + 1;
+    if (top->type == RESP_ARRAY)
+        cap = top->count > 0 && (guint64)top->count < cap ? (size_t)top->count : (top->count > 0 ? cap : 0);
+    else if (top->type != RESP_INLINE)
+        cap = 0;
+    wmem_allocator_t *pool = w->pinfo->pool;
+    w->arg_cap = (guint)cap;
+    w->argv = wmem_alloc_array(pool, const guint8 *, cap ? cap : 1);
+    w->arg_len = wmem_alloc_array(pool, size_t, cap ? cap : 1);
+    w->arg_off = wmem_alloc_array(pool, int, cap ? cap : 1);
+    w->arg_span = wmem_alloc_array(pool, int, cap ? cap : 1);
+}
+
+/* Forgets what a walk gathered (the argument arrays stay allocated) before a walk again. */
+static void walk_restart(walk_t *w)
+{
+    w->argc = 0;
+    w->have_top = FALSE;
+    w->first_str = NULL;
+    w->first_len = 0;
+    w->have_third = FALSE;
+    w->top_children = 0;
+    memset(w->trees, 0, sizeof w->trees);
+    memset(w->items, 0, sizeof w->items);
+}
+
 static void walk_element(void *ud, const resp_element_t *e)
 {
     walk_t *w = (walk_t *)ud;
@@ -275,6 +308,8 @@ static void walk_element(void *ud, const resp_element_t *e)
     if (depth == 0) {
         w->top = *e;
         w->have_top = TRUE;
+        if (w->is_request && !w->argv)
+            alloc_args(w, e);
     }
     if (depth == 1) {
         if (w->top_children == 0 && (e->type == RESP_BULK_STRING || e->type == RESP_SIMPLE_STRING)) {
@@ -653,6 +688,35 @@ static void add_key(size_t i, void *ud)
                           short_value(w->pinfo->pool, w->argv[i], w->arg_len[i], G_MAXINT32));
 }
 
+static unsigned long add_message_items(walk_t *w, proto_tree *rt, proto_item *ti,
+                                       const resp_msg_info_t *mi, const resp_command_info_t *ci,
+                                       const resp_command_info_t *sci, const char *cmd,
+                                       const char *sub, const char **exc_msg);
+
+/* Walks the message into the tree. Adding items can throw (more than gui.max_tree_items,
+ * which one reply of 10^6 elements reaches), but the state kept across packets must not
+ * depend on that: the walk is then done again without a tree, and the exception returned
+ * (0: none) to be shown once that state is recorded. */
+static unsigned long walk_message(walk_t *w, const char **exc_msg)
+{
+    int flags = w->is_request ? RESP_PARSE_ALLOW_INLINE : 0;
+    volatile unsigned long code = 0;
+    TRY {
+        resp_parse(w->msg, w->length, flags, &walk_visitor, w);
+        for (guint d = 1; d < G_N_ELEMENTS(w->items); d++)
+            if (w->items[d])
+                proto_item_set_end(w->items[d], w->tvb, w->base + (int)w->length);
+    } CATCH_BOUNDS_AND_DISSECTOR_ERRORS {
+        code = EXCEPT_CODE;
+        *exc_msg = GET_MESSAGE;
+    } ENDTRY;
+    if (code) {
+        walk_restart(w);
+        resp_parse(w->msg, w->length, flags, &walk_visitor, w);
+    }
+    return code;
+}
+
 /* Dissects the message at [offset, offset+length), which may be the start of one the capture
  * does not hold whole. Returns its protocol item. */
 static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
@@ -669,24 +733,12 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     w.pinfo = pinfo;
     w.base = offset;
     w.msg = tvb_get_ptr(tvb, offset, length);
+    w.length = (size_t)length;
     w.is_request = is_request;
     w.trees[0] = rt;
 
-    if (is_request) {
-        /* a bound for the argument arrays: every argument takes 2 bytes at least */
-        w.arg_cap = (guint)(length / 2 + 1);
-        if (w.arg_cap > 1u << 24)
-            w.arg_cap = 1u << 24;
-        w.argv = wmem_alloc_array(pinfo->pool, const guint8 *, w.arg_cap);
-        w.arg_len = wmem_alloc_array(pinfo->pool, size_t, w.arg_cap);
-        w.arg_off = wmem_alloc_array(pinfo->pool, int, w.arg_cap);
-        w.arg_span = wmem_alloc_array(pinfo->pool, int, w.arg_cap);
-    }
-
-    resp_parse(w.msg, (size_t)length, is_request ? RESP_PARSE_ALLOW_INLINE : 0, &walk_visitor, &w);
-    for (guint d = 1; d < G_N_ELEMENTS(w.items); d++)
-        if (w.items[d])
-            proto_item_set_end(w.items[d], tvb, offset + length);
+    const char *exc_msg = NULL;
+    unsigned long exc_code = walk_message(&w, &exc_msg);
 
     const resp_command_info_t *ci = NULL, *sci = NULL;
     const char *cmd = NULL, *sub = NULL;
@@ -715,6 +767,27 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
         p_add_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_MSG_BASE + msg_index, mi);
     }
 
+    /* the Info column and pairing items still come after a walk that threw */
+    const char *items_msg = NULL;
+    unsigned long items_code = add_message_items(&w, rt, ti, mi, ci, sci, cmd, sub, &items_msg);
+    if (!exc_code) {
+        exc_code = items_code;
+        exc_msg = items_msg;
+    }
+    if (exc_code)
+        show_exception(tvb, pinfo, rt, exc_code, exc_msg);
+    return ti;
+}
+
+/* The message's own items and its Info column text, once the first-pass state is recorded. */
+static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_msg_info_t *mi,
+                          const resp_command_info_t *ci, const resp_command_info_t *sci,
+                          const char *cmd, const char *sub)
+{
+    tvbuff_t *tvb = w->tvb;
+    packet_info *pinfo = w->pinfo;
+    int offset = w->base;
+    gboolean is_request = w->is_request, is_cmd = cmd != NULL;
     proto_item *pi;
     msg_kind_t kind = mi ? mi->kind : (is_request ? MSG_REQUEST : MSG_RESPONSE);
     /* what the message is, as a field (a RESP3 push is marked by its resp.push element) */
@@ -733,28 +806,28 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
 
     if (is_cmd) {
         proto_item_append_text(ti, ", Request: %s%s%s", cmd, sub ? " " : "", sub ? sub : "");
-        pi = proto_tree_add_string(rt, hf_resp_command, tvb, w.arg_off[0], w.arg_span[0], cmd);
+        pi = proto_tree_add_string(rt, hf_resp_command, tvb, w->arg_off[0], w->arg_span[0], cmd);
         if (!ci)
             expert_add_info_format(pinfo, pi, &ei_resp_unknown_command,
                                    "Command %s is not one Redis 7 knows", cmd);
         if (sub)
-            proto_tree_add_string(rt, hf_resp_subcommand, tvb, w.arg_off[1], w.arg_span[1], sub);
-        if (tree && (sci || ci)) {
-            key_ctx_t kc = {&w, rt};
-            resp_command_keys(sci ? sci : ci, w.argc, w.argv, w.arg_len, add_key, &kc);
+            proto_tree_add_string(rt, hf_resp_subcommand, tvb, w->arg_off[1], w->arg_span[1], sub);
+        if (rt && (sci || ci)) {
+            key_ctx_t kc = {w, rt};
+            resp_command_keys(sci ? sci : ci, w->argc, w->argv, w->arg_len, add_key, &kc);
         }
-        if (tree)
-            for (guint i = 1; i < w.argc; i++)
-                proto_tree_add_string(rt, hf_resp_argument, tvb, w.arg_off[i], w.arg_span[i],
-                                      short_value(pinfo->pool, w.argv[i], w.arg_len[i], G_MAXINT32));
-        info_append_request(&w, cmd, sub);
+        if (rt)
+            for (guint i = 1; i < w->argc; i++)
+                proto_tree_add_string(rt, hf_resp_argument, tvb, w->arg_off[i], w->arg_span[i],
+                                      short_value(pinfo->pool, w->argv[i], w->arg_len[i], G_MAXINT32));
+        info_append_request(w, cmd, sub);
     } else if (is_request) {
-        if (w.top.type == RESP_INLINE && w.top.count == 0)
+        if (w->top.type == RESP_INLINE && w->top.count == 0)
             info_add(pinfo, "(empty line)");
         else
-            info_add(pinfo, reply_summary(&w));
+            info_add(pinfo, reply_summary(w));
     } else {
-        const char *summary = reply_summary(&w);
+        const char *summary = reply_summary(w);
         const char *prefix = kind == MSG_MONITOR ? "[monitor] " :
                              kind == MSG_PUBSUB ? "[pub/sub] " :
                              kind == MSG_PUSH ? "[push] " : "";
@@ -763,7 +836,7 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
                                kind == MSG_RESPONSE ? "Response" :
                                kind == MSG_MONITOR ? "Monitor" :
                                kind == MSG_PUBSUB ? "Pub/Sub message" : "Push", summary);
-        if (is_error_reply(&w))
+        if (is_error_reply(w))
             expert_add_info_format(pinfo, ti, &ei_resp_error_reply, "Error reply: %s", summary);
     }
 
@@ -785,7 +858,22 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     }
     if (mi && mi->unmatched)
         expert_add_info(pinfo, ti, &ei_resp_unmatched);
-    return ti;
+}
+
+/* message_items(), with an exception caught and returned (0: none) like walk_message(). */
+static unsigned long add_message_items(walk_t *w, proto_tree *rt, proto_item *ti,
+                                       const resp_msg_info_t *mi, const resp_command_info_t *ci,
+                                       const resp_command_info_t *sci, const char *cmd,
+                                       const char *sub, const char **exc_msg)
+{
+    volatile unsigned long code = 0;
+    TRY {
+        message_items(w, rt, ti, mi, ci, sci, cmd, sub);
+    } CATCH_BOUNDS_AND_DISSECTOR_ERRORS {
+        code = EXCEPT_CODE;
+        *exc_msg = GET_MESSAGE;
+    } ENDTRY;
+    return code;
 }
 
 /* ---- stream handling ----------------------------------------------------------------- */
