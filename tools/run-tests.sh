@@ -5,4 +5,9 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 tools/build.sh
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure
+# Short libFuzzer runs of the core units (clang, ASan + UBSan; fuzz/README.md)
+fuzz_build=${FUZZ_BUILD_DIR:-build-fuzz}
+CC=clang cmake -S . -B "$fuzz_build" -DENABLE_FUZZING=ON >/dev/null
+cmake --build "$fuzz_build" -j"$(nproc)" --target fuzz_resp_parse fuzz_resp_commands fuzz_spiped fuzz_spiped_keylog
+ctest --test-dir "$fuzz_build" -R '_short$' -j2 --output-on-failure
 /usr/bin/python3 -m pytest -q tests "$@"
