@@ -150,12 +150,23 @@ typedef struct {
     guint32 requests_since_gap; /* frames of requests enqueued after the last gap */
 } resp_conv_t;
 
-/* Per-frame keys for p_add_proto_data. */
-#define KEY_CALLS 0   /* packet scope: how many times we were called for this frame */
-#define KEY_MSGS 1    /* packet scope: messages dissected so far in this frame */
-#define KEY_INFO 2    /* packet scope: entries this dissector put in the Info column */
-#define KEY_CALL_BASE 0x100     /* file scope: per-call verified flag */
-#define KEY_MSG_BASE 0x10000    /* file scope: per-message info */
+/* What the first pass decided for one frame, replayed on revisits: per call whether it started
+ * at a proven message boundary, per message its kind and pairing. One entry per frame, so a
+ * frame carrying thousands of messages does not make each lookup walk a list. */
+typedef struct {
+    wmem_array_t *call_verified; /* guint8 per call: 1 not verified, 2 verified */
+    wmem_array_t *msgs;          /* resp_msg_info_t * per message */
+} resp_frame_t;
+
+/* The dissection of the frame in hand (packet scope). */
+typedef struct {
+    guint calls, msgs, infos;
+    size_t info_len;     /* bytes our entries put in the Info column */
+    resp_frame_t *frame; /* NULL on a revisit of a frame the first pass stored nothing for */
+} resp_pass_t;
+
+#define KEY_PASS 0  /* packet scope: resp_pass_t */
+#define KEY_FRAME 1 /* file scope: resp_frame_t */
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -166,21 +177,59 @@ static gboolean resp_desegment(void)
     return resp_desegment_own;
 }
 
-static guint packet_counter(packet_info *pinfo, guint key)
+static resp_pass_t *get_pass(packet_info *pinfo)
 {
-    guint n = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_resp, key));
-    p_add_proto_data(pinfo->pool, pinfo, proto_resp, key, GUINT_TO_POINTER(n + 1));
-    return n;
+    resp_pass_t *p = (resp_pass_t *)p_get_proto_data(pinfo->pool, pinfo, proto_resp, KEY_PASS);
+    if (!p) {
+        p = wmem_new0(pinfo->pool, resp_pass_t);
+        p->frame = (resp_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_FRAME);
+        if (!p->frame && !PINFO_FD_VISITED(pinfo)) {
+            p->frame = wmem_new0(wmem_file_scope(), resp_frame_t);
+            p_add_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_FRAME, p->frame);
+        }
+        p_add_proto_data(pinfo->pool, pinfo, proto_resp, KEY_PASS, p);
+    }
+    return p;
+}
+
+/* Entry i of a per-frame array (NULL/0 when the first pass stored none). */
+static const void *frame_slot(wmem_array_t *a, guint i)
+{
+    return a && i < wmem_array_get_count(a) ? wmem_array_index(a, i) : NULL;
+}
+
+/* Stores entry i on the first pass; entries are made in order, gaps stay zero. */
+static void frame_slot_put(wmem_array_t **a, guint elem_size, guint i, const void *value)
+{
+    if (!*a)
+        *a = wmem_array_sized_new(wmem_file_scope(), elem_size, 4);
+    static const guint8 zero[sizeof(void *)];
+    while (wmem_array_get_count(*a) < i)
+        wmem_array_append(*a, zero, 1);
+    if (i < wmem_array_get_count(*a))
+        memcpy(wmem_array_index(*a, i), value, elem_size);
+    else
+        wmem_array_append(*a, value, 1);
+}
+
+/* Once our entries fill the Info column, later ones would be cut off anyway. */
+static gboolean info_full(packet_info *pinfo)
+{
+    return get_pass(pinfo)->info_len >= COL_MAX_INFO_LEN;
 }
 
 /* Appends to the Info column, comma-separated between our own entries only, so that text an
  * outer dissector fenced off (spiped's record numbers) is followed without a stray comma. */
 static void info_add(packet_info *pinfo, const char *text)
 {
-    if (packet_counter(pinfo, KEY_INFO) == 0)
+    resp_pass_t *p = get_pass(pinfo);
+    if (p->info_len >= COL_MAX_INFO_LEN)
+        return;
+    if (p->infos++ == 0)
         col_append_str(pinfo->cinfo, COL_INFO, text);
     else
         col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", text);
+    p->info_len += strlen(text) + 2;
 }
 
 static resp_conv_t *get_conv(packet_info *pinfo)
@@ -345,12 +394,15 @@ static void walk_element(void *ud, const resp_element_t *e)
 
     switch (e->type) {
     case RESP_SIMPLE_STRING:
-        ti = proto_tree_add_string(tree, hf_resp_string, tvb, off, span,
-                                   short_value(pool, data, e->data_len, G_MAXINT32));
+        /* whole values are formatted only for a visible tree or a filter that uses them */
+        if (proto_field_is_referenced(tree, hf_resp_string))
+            ti = proto_tree_add_string(tree, hf_resp_string, tvb, off, span,
+                                       format_text(pool, data, e->data_len));
         break;
     case RESP_ERROR:
-        ti = proto_tree_add_string(tree, hf_resp_error, tvb, off, span,
-                                   format_text(pool, data, e->data_len));
+        if (proto_field_is_referenced(tree, hf_resp_error))
+            ti = proto_tree_add_string(tree, hf_resp_error, tvb, off, span,
+                                       format_text(pool, data, e->data_len));
         break;
     case RESP_BULK_ERROR:
         ti = proto_tree_add_string(tree, hf_resp_bulk_error, tvb, off,
@@ -461,6 +513,8 @@ static const resp_visitor_t walk_visitor = {walk_element, walk_end};
 
 static void info_append_request(walk_t *w, const char *cmd, const char *sub)
 {
+    if (info_full(w->pinfo))
+        return;
     wmem_strbuf_t *sb = wmem_strbuf_new(w->pinfo->pool, cmd);
     guint first = 1;
     if (sub) {
@@ -685,7 +739,7 @@ static void add_key(size_t i, void *ud)
     if (i >= w->argc)
         return;
     proto_tree_add_string(k->tree, hf_resp_key, w->tvb, w->arg_off[i], w->arg_span[i],
-                          short_value(w->pinfo->pool, w->argv[i], w->arg_len[i], G_MAXINT32));
+                          format_text(w->pinfo->pool, w->argv[i], w->arg_len[i]));
 }
 
 static unsigned long add_message_items(walk_t *w, proto_tree *rt, proto_item *ti,
@@ -722,9 +776,10 @@ static unsigned long walk_message(walk_t *w, const char **exc_msg)
 static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
                                    int length, gboolean is_request, resp_conv_t *cd)
 {
-    guint msg_index = packet_counter(pinfo, KEY_MSGS);
-    resp_msg_info_t *mi =
-        (resp_msg_info_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_MSG_BASE + msg_index);
+    resp_pass_t *pass = get_pass(pinfo);
+    guint msg_index = pass->msgs++;
+    resp_msg_info_t *const *slot = (resp_msg_info_t *const *)frame_slot(pass->frame ? pass->frame->msgs : NULL, msg_index);
+    resp_msg_info_t *mi = slot ? *slot : NULL;
     proto_item *ti = proto_tree_add_item(tree, proto_resp, tvb, offset, length, ENC_NA);
     proto_tree *rt = proto_item_add_subtree(ti, ett_resp);
     walk_t w;
@@ -764,7 +819,8 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
             classify_reply(&w, cd, mi);
         }
         mi->version = cd->version;
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_MSG_BASE + msg_index, mi);
+        if (pass->frame)
+            frame_slot_put(&pass->frame->msgs, sizeof mi, msg_index, &mi);
     }
 
     /* the Info column and pairing items still come after a walk that threw */
@@ -812,14 +868,15 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
                                    "Command %s is not one Redis 7 knows", cmd);
         if (sub)
             proto_tree_add_string(rt, hf_resp_subcommand, tvb, w->arg_off[1], w->arg_span[1], sub);
-        if (rt && (sci || ci)) {
+        /* keys and arguments are formatted only for a visible tree or a filter using them */
+        if ((sci || ci) && proto_field_is_referenced(rt, hf_resp_key)) {
             key_ctx_t kc = {w, rt};
             resp_command_keys(sci ? sci : ci, w->argc, w->argv, w->arg_len, add_key, &kc);
         }
-        if (rt)
+        if (proto_field_is_referenced(rt, hf_resp_argument))
             for (guint i = 1; i < w->argc; i++)
                 proto_tree_add_string(rt, hf_resp_argument, tvb, w->arg_off[i], w->arg_span[i],
-                                      short_value(pinfo->pool, w->argv[i], w->arg_len[i], G_MAXINT32));
+                                      format_text(pinfo->pool, w->argv[i], w->arg_len[i]));
         info_append_request(w, cmd, sub);
     } else if (is_request) {
         if (w->top.type == RESP_INLINE && w->top.count == 0)
@@ -984,7 +1041,8 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
                                gboolean gap_before, gboolean have_pos, guint64 stream_pos)
 {
     resp_conv_t *cd = get_conv(pinfo);
-    guint call_index = packet_counter(pinfo, KEY_CALLS);
+    resp_pass_t *pass = get_pass(pinfo);
+    guint call_index = pass->calls++;
     int captured = (int)tvb_captured_length(tvb);
     int reported = (int)tvb_reported_length(tvb);
     int offset = 0;
@@ -1035,14 +1093,15 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
 
     /* Whether this call starts at a proven boundary: decided once, replayed on revisits. */
     gboolean verified;
-    gpointer stored = p_get_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_CALL_BASE + call_index);
-    if (stored) {
-        verified = GPOINTER_TO_UINT(stored) == 2;
+    const guint8 *stored = (const guint8 *)frame_slot(pass->frame ? pass->frame->call_verified : NULL, call_index);
+    if (stored && *stored) {
+        verified = *stored == 2;
     } else {
         verified = dir->verified;
-        if (!PINFO_FD_VISITED(pinfo))
-            p_add_proto_data(wmem_file_scope(), pinfo, proto_resp, KEY_CALL_BASE + call_index,
-                             GUINT_TO_POINTER(verified ? 2 : 1));
+        if (!PINFO_FD_VISITED(pinfo) && pass->frame) {
+            guint8 v = verified ? 2 : 1;
+            frame_slot_put(&pass->frame->call_verified, 1, call_index, &v);
+        }
     }
 
     const guint8 *buf = tvb_get_ptr(tvb, 0, captured);
