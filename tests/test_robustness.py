@@ -453,7 +453,8 @@ def test_exception_in_inner_dissector_does_not_stall_the_tunnel():
 def test_valgrind_finds_no_plugin_leak_in_decrypted_tunnel(tmp_path):
     p = subprocess.run(["bash", str(ROOT / "tools" / "valgrind-captures.sh"), "-m", "plain", "-k", str(tmp_path),
                         str(REGRESSIONS / "spiped-pending-leak.pcap")],
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, BUILD_DIR=str(ROOT / "build")))  # valgrind: not ASan
     assert "plugin errors and leaks: 0 (in 0 runs)" in p.stdout, p.stdout + p.stderr
     assert p.returncode == 0
 

@@ -10,4 +10,6 @@ fuzz_build=${FUZZ_BUILD_DIR:-build-fuzz}
 CC=clang cmake -S . -B "$fuzz_build" -DENABLE_FUZZING=ON >/dev/null
 cmake --build "$fuzz_build" -j"$(nproc)" --target fuzz_resp_parse fuzz_resp_commands fuzz_spiped fuzz_spiped_keylog
 ctest --test-dir "$fuzz_build" -R '_short$' -j2 --output-on-failure
+# The sanitized plugin (build-asan): the whole-dissector fuzz test runs tshark with it
+BUILD_DIR=build-asan tools/build.sh -DENABLE_SANITIZERS=ON
 /usr/bin/python3 -m pytest -q tests "$@"
