@@ -1087,8 +1087,11 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     resp_dir_state_t *dir = &cd->dir[is_request ? 0 : 1];
     if (gap_before && !PINFO_FD_VISITED(pinfo)) {
         dir->verified = FALSE;
-        if (is_request)
-            note_gap(cd, pinfo);
+        if (!is_request) {
+            /* replies were lost: which outstanding requests they answered is unknown */
+            cd->head = cd->tail = NULL;
+        }
+        note_gap(cd, pinfo);
     }
 
     /* Whether this call starts at a proven boundary: decided once, replayed on revisits. */
@@ -1196,11 +1199,25 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     return offset;
 }
 
+/* TCP's flag (its packet-tcp.c, TCP_A_LOST_PACKET) for a segment that follows a hole. */
+#define TCP_ANALYSIS_LOST_PACKET 0x0002
+
+/* Whether TCP's sequence analysis found bytes missing before this frame's segment. It is
+ * only known on the first pass, and only our first call in the frame starts there. */
+static gboolean tcp_lost_before(packet_info *pinfo)
+{
+    if (PINFO_FD_VISITED(pinfo) || get_pass(pinfo)->calls > 0)
+        return FALSE;
+    struct tcp_analysis *tcpd = get_tcp_conversation_data(NULL, pinfo); /* keeps tcpd->ta */
+    return tcpd && tcpd->ta && (tcpd->ta->flags & TCP_ANALYSIS_LOST_PACKET);
+}
+
 static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     /* TCP passes its tcpinfo: the sequence number of the first byte locates the data */
     const struct tcpinfo *tcpinfo = pinfo->ptype == PT_TCP ? (const struct tcpinfo *)data : NULL;
-    return dissect_resp_common(tvb, pinfo, tree, FALSE, tcpinfo != NULL, tcpinfo ? tcpinfo->seq : 0);
+    return dissect_resp_common(tvb, pinfo, tree, tcpinfo && tcp_lost_before(pinfo),
+                               tcpinfo != NULL, tcpinfo ? tcpinfo->seq : 0);
 }
 
 static int dissect_resp_stream(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)

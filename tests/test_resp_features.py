@@ -1,5 +1,6 @@
 """RESP dissector behaviours, each on the real capture that exercises it (plus hand-built edge
 cases where a real server would not send such bytes)."""
+import subprocess
 import time
 
 import pytest
@@ -273,3 +274,35 @@ def test_heuristic_claims_redis_on_any_port(shared_tmp):
     path = conv.write(shared_tmp / "anyport.pcap")
     assert values(path, "resp.command") == ["SET"]
     assert values(path, "resp.response_to") == ["4"]
+
+
+def _pairs_by_time(capture):
+    """(request time, reply time) for every paired reply, with the reply frames' source ports."""
+    rows = frames(capture, ["frame.number", "frame.time_epoch", "resp.response_to"], "tcp.len > 0")
+    when = {r["frame.number"][0]: r["frame.time_epoch"][0] for r in rows}
+    pairs = [(when[req], r["frame.time_epoch"][0]) for r in rows for req in r["resp.response_to"]]
+    return pairs, rows
+
+
+@pytest.mark.parametrize("dropped,last_paired", [(12, True), (14, False)])
+def test_lost_reply_segment_never_pairs_later_replies_wrongly(dropped, last_paired, shared_tmp):
+    # A real pipeline capture with one server segment (hundreds of replies) removed: the replies
+    # after the hole are not paired with the requests whose replies were lost. Pairing starts
+    # again with the first request sent after the hole (12: the PING that follows the
+    # pipeline); with the hole right before that PING's reply (14), which replies were lost is
+    # unknown, so the reply stays unpaired and says so.
+    original = cap("resp-pipeline")
+    cut = shared_tmp / f"pipeline-without-{dropped}.pcap"
+    subprocess.run(["editcap", original, str(cut), str(dropped)], check=True, capture_output=True)
+    ok, _ = _pairs_by_time(original)
+    got, rows = _pairs_by_time(cut)
+    assert got and set(got) <= set(ok)
+    # the hole is reported and the last reply (PING after the pipeline) is still paired
+    assert any("Previous segment" in m for r in frames(cut, ["_ws.expert.message"], "tcp.srcport == 6379")
+               for m in r["_ws.expert.message"])
+    if last_paired:
+        assert got[-1] == ok[-1]
+    else:
+        last = frames(cut, ["resp.response_to", "_ws.expert.message"], "tcp.srcport == 6379 && resp")[-1]
+        assert last["resp.response_to"] == []
+        assert "Response whose request is not in the capture" in last["_ws.expert.message"]
