@@ -114,6 +114,9 @@ typedef struct resp_request {
     guint8 hello_version; /* HELLO <n>: the protocol version the reply switches to */
     gboolean monitor;     /* MONITOR: its +OK starts the monitor stream */
     gboolean reset;       /* RESET: leaves monitor and subscribed modes */
+    gboolean exec;        /* EXEC: runs the commands queued since MULTI */
+    gboolean discard;     /* DISCARD: drops them */
+    struct resp_request *next_queued; /* in resp_conv_t.queued: answered +QUEUED */
 } resp_request_t;
 
 typedef enum {
@@ -147,6 +150,8 @@ typedef struct {
     guint8 version;
     gboolean monitor_mode;
     gboolean subscribed;
+    /* commands of an open MULTI that change the connection's mode, applied at EXEC */
+    resp_request_t *queued, *queued_tail;
     guint32 requests_since_gap; /* frames of requests enqueued after the last gap */
 } resp_conv_t;
 
@@ -646,6 +651,10 @@ static resp_request_t *new_request(walk_t *w, resp_conv_t *cd, const char *cmd)
         req->monitor = TRUE;
     } else if (!strcmp(cmd, "RESET")) {
         req->reset = TRUE;
+    } else if (!strcmp(cmd, "EXEC")) {
+        req->exec = TRUE;
+    } else if (!strcmp(cmd, "DISCARD")) {
+        req->discard = TRUE;
     }
     enqueue(cd, req);
     return req;
@@ -654,6 +663,23 @@ static resp_request_t *new_request(walk_t *w, resp_conv_t *cd, const char *cmd)
 static gboolean is_error_reply(const walk_t *w)
 {
     return w->have_top && (w->top.type == RESP_ERROR || w->top.type == RESP_BULK_ERROR);
+}
+
+/* What a command that succeeded changes for the rest of the connection. */
+static void apply_effects(resp_conv_t *cd, const resp_request_t *req)
+{
+    if (req->hello_version)
+        cd->version = req->hello_version;
+    if (req->monitor)
+        cd->monitor_mode = TRUE;
+    if (req->reset) {
+        cd->monitor_mode = FALSE;
+        cd->subscribed = FALSE;
+        cd->version = 2;
+    }
+    /* a SUBSCRIBE run by EXEC: its replies came inside EXEC's array */
+    if (req->subscribe_kind && req->kind == REQ_SUBSCRIBE && !strstr(req->subscribe_kind, "unsubscribe"))
+        cd->subscribed = TRUE;
 }
 
 /* Decides what a server-to-client message is and, for a reply, which request it answers. */
@@ -707,21 +733,34 @@ static void classify_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
     mi->req = req;
     if (req->replies_seen++ == 0)
         req->response_frame = pinfo->num;
-    if (req->kind != REQ_UNSUBSCRIBE_ALL && req->replies_seen >= req->replies_expected)
+    /* An error or +QUEUED (inside MULTI) is the only reply, even to a SUBSCRIBE of many
+     * channels; the command's effect on the connection then comes at EXEC, if at all. */
+    gboolean error = is_error_reply(w);
+    gboolean queued = t->type == RESP_SIMPLE_STRING &&
+                      ascii_caseeq(w->msg + t->data_offset, t->data_len, "QUEUED");
+    if ((!kind && (error || queued)) ||
+        (req->kind != REQ_UNSUBSCRIBE_ALL && req->replies_seen >= req->replies_expected))
         dequeue(cd);
 
     if (kind && w->have_third)
         cd->subscribed = w->third_int > 0;
-    if (!is_error_reply(w)) {
-        if (req->hello_version)
-            cd->version = req->hello_version;
-        if (req->monitor)
-            cd->monitor_mode = TRUE;
-        if (req->reset) {
-            cd->monitor_mode = FALSE;
-            cd->subscribed = FALSE;
-            cd->version = 2;
+    if (queued) {
+        if (req->hello_version || req->monitor || req->reset || req->subscribe_kind) {
+            if (cd->queued_tail)
+                cd->queued_tail->next_queued = req;
+            else
+                cd->queued = req;
+            cd->queued_tail = req;
         }
+    } else if (!error) {
+        apply_effects(cd, req);
+    }
+    if (req->exec || req->discard) {
+        /* EXEC's array holds the queued commands' replies; nil or an error: none ran */
+        if (req->exec && (t->type == RESP_ARRAY || t->type == RESP_PUSH) && !t->is_null)
+            for (resp_request_t *q = cd->queued; q; q = q->next_queued)
+                apply_effects(cd, q);
+        cd->queued = cd->queued_tail = NULL;
     }
 }
 

@@ -306,3 +306,44 @@ def test_lost_reply_segment_never_pairs_later_replies_wrongly(dropped, last_pair
         last = frames(cut, ["resp.response_to", "_ws.expert.message"], "tcp.srcport == 6379 && resp")[-1]
         assert last["resp.response_to"] == []
         assert "Response whose request is not in the capture" in last["_ws.expert.message"]
+
+
+def _dialogue(path, exchanges):
+    conv = TcpConversation()
+    for cmd, reply in exchanges:
+        conv.send("c", cmd)
+        conv.send("s", reply)
+    return conv.write(path)
+
+
+def test_queued_and_refused_commands_take_one_reply(shared_tmp):
+    # Replies as a real redis-server 7.0.15 sent them (inline commands, one per segment):
+    # inside MULTI, SUBSCRIBE of two channels and HELLO 3 get +QUEUED each; EXEC's array holds
+    # both subscribe replies and HELLO's map (already RESP3), after which the connection
+    # speaks RESP3.
+    # Outside MULTI, refused SUBSCRIBE/HELLO get one error each and change nothing.
+    path = _dialogue(shared_tmp / "queued.pcap", [
+        (b"MULTI\r\n", b"+OK\r\n"),
+        (b"SUBSCRIBE a b\r\n", b"+QUEUED\r\n"),
+        (b"HELLO 3\r\n", b"+QUEUED\r\n"),
+        (b"EXEC\r\n", b"*2\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"
+                      b"%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n"
+                      b"$2\r\nid\r\n:3\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                      b"$7\r\nmodules\r\n*0\r\n"),
+        (b"PING\r\n", b"+PONG\r\n"),
+    ])
+    rows = frames(path, ["frame.number", "resp.command", "resp.response_to", "resp.version"], "resp")
+    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
+    paired = [(cmds[r["resp.response_to"][0]], r["resp.version"][0]) for r in rows if r["resp.response_to"]]
+    assert paired == [("MULTI", "2"), ("SUBSCRIBE", "2"), ("HELLO", "2"), ("EXEC", "3"), ("PING", "3")]
+
+    path = _dialogue(shared_tmp / "refused.pcap", [
+        (b"HELLO 4\r\n", b"-NOPROTO unsupported protocol version\r\n"),
+        (b"SUBSCRIBE a b\r\n", b"-NOPERM this user has no permissions to access one of the channels "
+                             b"used as arguments\r\n"),  # as user u after ACL SETUSER u ... resetchannels
+        (b"PING\r\n", b"+PONG\r\n"),
+    ])
+    rows = frames(path, ["frame.number", "resp.command", "resp.response_to", "resp.version"], "resp")
+    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
+    paired = [(cmds[r["resp.response_to"][0]], r["resp.version"][0]) for r in rows if r["resp.response_to"]]
+    assert paired == [("HELLO", "2"), ("SUBSCRIBE", "2"), ("PING", "2")]
