@@ -741,6 +741,13 @@ static int not_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void 
     return call_dissector_with_data(h, tvb, pinfo, tree, data);
 }
 
+static gboolean tcp_bool_pref(const char *name)
+{
+    module_t *tcp = prefs_find_module("tcp");
+    pref_t *pref = tcp ? prefs_find_preference(tcp, name) : NULL;
+    return pref ? prefs_get_bool_value(pref, pref_current) : TRUE;
+}
+
 /* Where stream byte 0 of this direction is in sequence numbers. With the SYN in the capture it
  * is the byte after the SYN; without it we can only assume the first data seen starts a record. */
 static void set_stream_base(spiped_dir_t *dir, struct tcp_analysis *tcpd, const struct tcpinfo *tcpinfo)
@@ -752,11 +759,10 @@ static void set_stream_base(spiped_dir_t *dir, struct tcp_analysis *tcpd, const 
         dir->base = tcpinfo->seq;
         return;
     }
-    /* TCP hands us relative sequence numbers (1 after the SYN) unless told not to */
-    module_t *tcp = prefs_find_module("tcp");
-    pref_t *rel = tcp ? prefs_find_preference(tcp, "relative_sequence_numbers") : NULL;
-    gboolean relative = rel ? prefs_get_bool_value(rel, pref_current) : TRUE;
-    dir->base = relative ? 1 : tcpd->fwd->base_seq + 1;
+    /* TCP hands us relative sequence numbers (1 after the SYN) only when both its sequence
+     * analysis and relative numbers are on (as by default) */
+    dir->base = tcp_bool_pref("analyze_sequence_numbers") && tcp_bool_pref("relative_sequence_numbers")
+                    ? 1 : tcpd->fwd->base_seq + 1;
 }
 
 static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)

@@ -66,6 +66,15 @@ def test_fast_sessions_decrypt_to_the_server_truth(name, passes):
     assert got == want
 
 
+@pytest.mark.parametrize("tcp_pref", ["tcp.analyze_sequence_numbers:FALSE",
+                                      "tcp.relative_sequence_numbers:FALSE"])
+def test_framing_does_not_depend_on_tcp_sequence_preferences(tcp_pref):
+    # either preference off makes TCP hand over absolute sequence numbers
+    want, skip = expected_commands("spiped-pipeline")
+    got = [c for c in tunnel_commands("spiped-pipeline", WITH_KEY + ["-o", tcp_pref]) if c not in skip]
+    assert got == want
+
+
 def test_key_verified_by_label_and_fingerprint_never_the_key():
     rows = frames(cap("spiped-fast"), ["spiped.key_verified", "spiped.key.label",
                                         "spiped.key.fingerprint"], "spiped.dh", WITH_KEY)
