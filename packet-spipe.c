@@ -214,12 +214,16 @@ static void keylog_refresh(void)
         keylog_reset();
         keylog.path = g_strdup(pref_keylog_file);
     }
+    /* nothing appended since the last look: no need to open it */
+    struct stat st;
+    if (keylog.log && stat(keylog.path, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == keylog.dev &&
+        st.st_ino == keylog.ino && st.st_size == keylog.offset)
+        return;
     FILE *f = fopen(keylog.path, "rb");
     if (!f) {
         keylog_note_problem(g_strdup_printf("key log %s cannot be read: %s", keylog.path, g_strerror(errno)));
         return;
     }
-    struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         keylog_note_problem(g_strdup_printf("key log %s is not a regular file", keylog.path));
         fclose(f);
@@ -241,6 +245,9 @@ static void keylog_refresh(void)
             spiped_keylog_feed(keylog.log, buf, n, &stats);
             keylog.offset += (off_t)n;
         }
+        /* a last line without its newline yet is used as it is */
+        if (feof(f))
+            spiped_keylog_flush(keylog.log, &stats);
         spiped_keylog_get_stats(keylog.log, &stats);
         if (stats.malformed)
             keylog_note_problem(g_strdup_printf(
@@ -252,20 +259,32 @@ static void keylog_refresh(void)
 }
 
 /* y_SC of the session with these public values, from the key log written at either end. */
-static const guint8 *keylog_secret(const guint8 *y_c, const guint8 *y_s)
+/* y_SC for a session, looked up by either side's public value. On a miss the key log is read
+ * again: at once for a handshake, at most every 100 ms for the records of a session still
+ * waiting for its secret (a live capture's key log grows; a million records need not stat
+ * the file a million times). */
+static const guint8 *keylog_lookup(const guint8 *y_c, const guint8 *y_s)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (keylog.log) {
-            const guint8 *secret = spiped_keylog_lookup(keylog.log, y_s); /* written by the client */
-            if (!secret)
-                secret = spiped_keylog_lookup(keylog.log, y_c); /* written by the server */
-            if (secret)
-                return secret;
-        }
-        if (attempt == 0)
-            keylog_refresh();
+    if (!keylog.log)
+        return NULL;
+    const guint8 *secret = spiped_keylog_lookup(keylog.log, y_s); /* written by the client */
+    return secret ? secret : spiped_keylog_lookup(keylog.log, y_c); /* by the server */
+}
+
+static const guint8 *keylog_secret(const guint8 *y_c, const guint8 *y_s, gboolean from_record)
+{
+    static gint64 last_record_refresh;
+    const guint8 *secret = keylog_lookup(y_c, y_s);
+    if (secret)
+        return secret;
+    if (from_record) {
+        gint64 now = g_get_monotonic_time();
+        if (now - last_record_refresh < 100000)
+            return NULL;
+        last_record_refresh = now;
     }
-    return NULL;
+    keylog_refresh();
+    return keylog_lookup(y_c, y_s);
 }
 
 UAT_CSTRING_CB_DEF(key_uat, label, key_uat_row_t)
@@ -395,7 +414,7 @@ static void check_key(spiped_conv_t *sc, int d)
 
 /* The session keys, from K and y_SC: 1 unless both sides did Diffie-Hellman, in which case
  * only a key log holds it. */
-static void try_session_keys(spiped_conv_t *sc)
+static void try_session_keys(spiped_conv_t *sc, gboolean from_record)
 {
     spiped_dir_t *c = &sc->dir[DIR_TO_SERVER], *s = &sc->dir[DIR_TO_CLIENT];
     guint8 one[SPIPED_DH_LEN];
@@ -403,7 +422,7 @@ static void try_session_keys(spiped_conv_t *sc)
     if (sc->session_keys_ready || sc->key_index < 0)
         return;
     if (sc->forward_secrecy) {
-        y_sc = keylog_secret(c->dh, s->dh);
+        y_sc = keylog_secret(c->dh, s->dh, from_record);
         if (!y_sc)
             return;
         sc->from_keylog = TRUE;
@@ -424,7 +443,7 @@ static void finish_handshake(spiped_conv_t *sc)
     sc->forward_secrecy = !spiped_dh_is_one(c->dh) && !spiped_dh_is_one(s->dh);
     if (c->key_index >= 0 && c->key_index == s->key_index)
         sc->key_index = c->key_index;
-    try_session_keys(sc);
+    try_session_keys(sc, FALSE);
 }
 
 static void add_key_items(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, proto_item *at,
@@ -672,7 +691,7 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
         return;
     }
     if (!sc->session_keys_ready && sc->fs_known && !PINFO_FD_VISITED(pinfo))
-        try_session_keys(sc); /* the key log may have grown since the handshake */
+        try_session_keys(sc, TRUE); /* the key log may have grown since the handshake */
     if (!sc->session_keys_ready) {
         if (sc->fs_known && sc->forward_secrecy && sc->key_index >= 0 && n == 0)
             expert_add_info(pinfo, ti, &ei_spiped_no_secret);

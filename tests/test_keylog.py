@@ -82,6 +82,14 @@ def test_malformed_lines_are_skipped_with_one_message(shared_tmp):
     assert len([l for l in p.stdout.splitlines() if l]) > 20
 
 
+def test_last_line_without_newline_is_used(shared_tmp):
+    # a key log cut right after its last entry (the writer not done with the line yet)
+    base = CAPTURES / "spiped-fs-keylog-client"
+    cut = shared_tmp / "cut.keylog"
+    cut.write_text((CAPTURES / "spiped-fs-keylog-client.keylog").read_text().rstrip("\n"))
+    check_decrypts(f"{base}.pcap", cut, f"{base}.truth.json")
+
+
 def test_missing_key_log_is_reported(shared_tmp):
     pcap = str(CAPTURES / "spiped-fs-keylog-client.pcap")
     p = tshark("-r", pcap, *opts(shared_tmp / "nope.keylog"), "-Y", "spiped.dh", "-T", "fields",
