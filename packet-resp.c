@@ -974,6 +974,24 @@ static unsigned long add_message_items(walk_t *w, proto_tree *rt, proto_item *ti
 
 /* ---- stream handling ----------------------------------------------------------------- */
 
+/* The first argument of a typed command, "*<n>\r\n$<len>\r\n<name>", when p holds it whole. */
+static gboolean first_bulk(const guint8 *p, size_t n, const guint8 **name, size_t *len)
+{
+    size_t i = 1;
+    while (i < n && p[i] != '\n')
+        i++;
+    if (i + 1 >= n || p[i + 1] != '$')
+        return FALSE;
+    size_t j = i + 2, l = 0;
+    while (j < n && g_ascii_isdigit(p[j]) && l < 100)
+        l = l * 10 + (size_t)(p[j++] - '0');
+    if (j + 2 + l > n || p[j] != '\r')
+        return FALSE;
+    *name = p + j + 2;
+    *len = l;
+    return TRUE;
+}
+
 /* Whether a parse result at a candidate position is proof enough of a message boundary. */
 static gboolean strong_start(const guint8 *p, size_t n, const resp_result_t *r, gboolean is_request)
 {
@@ -982,17 +1000,9 @@ static gboolean strong_start(const guint8 *p, size_t n, const resp_result_t *r, 
     if (is_request) {
         /* the first argument must name a command Redis knows */
         if (p[0] == '*') {
-            size_t i = 1;
-            while (i < n && p[i] != '\n')
-                i++;
-            if (i + 1 >= n || p[i + 1] != '$')
-                return FALSE;
-            size_t j = i + 2, len = 0;
-            while (j < n && g_ascii_isdigit(p[j]) && len < 100)
-                len = len * 10 + (size_t)(p[j++] - '0');
-            if (j + 2 + len > n || p[j] != '\r')
-                return FALSE;
-            return resp_command_lookup(p + j + 2, len) != NULL;
+            const guint8 *name;
+            size_t len;
+            return first_bulk(p, n, &name, &len) && resp_command_lookup(name, len) != NULL;
         }
         size_t k = 0;
         while (k < n && p[k] != ' ' && p[k] != '\r' && p[k] != '\n')
@@ -1004,6 +1014,22 @@ static gboolean strong_start(const guint8 *p, size_t n, const resp_result_t *r, 
         return TRUE;
     return (p[0] == '*' || p[0] == '$' || p[0] == '%' || p[0] == '>' || p[0] == '~') &&
            r->elements >= 1;
+}
+
+gboolean resp_looks_like_request(const guint8 *p, size_t n)
+{
+    if (resp_looks_like_command(p, n))
+        return TRUE;
+    /* a typed command Redis 7 itself does not know (a module's, like JSON.SET) */
+    const guint8 *name;
+    size_t len;
+    if (n == 0 || p[0] != '*' || !first_bulk(p, n, &name, &len) || len == 0 || len > 64 ||
+        !g_ascii_isalpha(name[0]))
+        return FALSE;
+    for (size_t i = 0; i < len; i++)
+        if (!g_ascii_isalnum(name[i]) && !strchr("._-:|", name[i]))
+            return FALSE;
+    return resp_parse(p, n, 0, NULL, NULL).status != RESP_BAD;
 }
 
 gboolean resp_looks_like_command(const guint8 *p, size_t n)

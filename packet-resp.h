@@ -25,4 +25,8 @@ dissector_handle_t resp_stream_handle(void);
  * that is not an HTTP request line). */
 gboolean resp_looks_like_command(const guint8 *p, size_t n);
 
+/* The same, or a well-formed typed command whose name Redis 7 does not know (a module's):
+ * enough where Redis is expected anyway, as inside a tunnel. */
+gboolean resp_looks_like_request(const guint8 *p, size_t n);
+
 #endif

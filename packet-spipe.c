@@ -520,7 +520,7 @@ static dissector_handle_t choose_inner(spiped_conv_t *sc, const guint8 *p, guint
     if (!h && pref_inner_protocol && *pref_inner_protocol && strcmp(pref_inner_protocol, "auto") != 0)
         h = find_dissector(pref_inner_protocol);
     if (!h)
-        h = d == DIR_TO_SERVER && resp_looks_like_command(p, n) ? resp_dissector_handle() : data_handle;
+        h = d == DIR_TO_SERVER && resp_looks_like_request(p, n) ? resp_dissector_handle() : data_handle;
     /* our RESP gets the stream through its entry that understands gaps */
     return h == resp_dissector_handle() ? resp_stream_handle() : h;
 }

@@ -226,3 +226,21 @@ def test_plain_redis_on_the_tunnel_port_is_not_taken_for_spiped():
     assert values(cap("resp-basic"), "spiped.record", extra=extra) == []
     plain = values(cap("resp-basic"), "resp.command")
     assert values(cap("resp-basic"), "resp.command", extra=extra) == plain
+
+
+def test_tunnel_opening_with_a_module_command_is_still_redis(shared_tmp):
+    # RedisJSON's JSON.SET is not in Redis 7's own command table; inside a tunnel a well-formed
+    # typed command is enough to pick RESP (hand-built tunnel, fake -f handshake, test key)
+    import random
+    from pcapgen import TcpConversation
+    from test_robustness import SpipedWriter
+    writer = SpipedWriter(shared_tmp)
+    conv = TcpConversation(client_port=40100, server_port=6479)
+    keys = writer.handshake(conv, random.Random(7))
+    conv.send("c", writer.records(keys, "c", b'*4\r\n$8\r\nJSON.SET\r\n$3\r\ndoc\r\n$1\r\n$\r\n$7\r\n{"a":1}\r\n'))
+    conv.send("s", writer.records(keys, "s", b"+OK\r\n"))
+    conv.send("c", writer.records(keys, "c", b"*1\r\n$4\r\nPING\r\n", 1))
+    conv.send("s", writer.records(keys, "s", b"+PONG\r\n", 1))
+    path = conv.write(shared_tmp / "module.pcap")
+    assert values(path, "resp.command", "resp.request", WITH_KEY) == ["JSON.SET", "PING"]
+    assert len(values(path, "resp.response_to", extra=WITH_KEY)) == 2
