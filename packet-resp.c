@@ -31,6 +31,7 @@
 #define RESP_INFO_ARGS_MAX 8 /* arguments listed in the Info column */
 #define RESP_DESEGMENT_CAP 0x0ffffff0u /* below DESEGMENT_UNTIL_FIN */
 #define RESP_EXACT_NEED_MIN 4096 /* bytes missing from one value that make waiting for them worth it */
+#define RESP_BOUND_NEED_MIN 16384 /* a lower bound of the missing bytes worth asking TCP for */
 
 static int proto_resp = -1;
 static dissector_handle_t resp_handle;
@@ -87,11 +88,15 @@ static expert_field ei_resp_incomplete = EI_INIT;
 static expert_field ei_resp_unmatched = EI_INIT;
 static expert_field ei_resp_error_reply = EI_INIT;
 static expert_field ei_resp_unknown_command = EI_INIT;
+static expert_field ei_resp_elements_not_shown = EI_INIT;
 
 /* Preferences */
 static gboolean resp_desegment_own = TRUE; /* used only when we registered the protocol */
 static pref_t *resp_desegment_pref;        /* the built-in's "desegment_data", when adopted */
 static guint resp_value_display_len = 64;
+/* Elements of one message put in the tree: each takes up to 3 items, and one reply of
+ * 10^6 elements (a KEYS, an LRANGE) would pass Wireshark's limit of items per packet. */
+static guint resp_max_elements_shown = 100000;
 
 /* ---- conversation state -------------------------------------------------------------- */
 
@@ -291,6 +296,8 @@ typedef struct {
     gint64 third_int;
     gboolean have_third;
     guint top_children;
+    guint shown;      /* elements put in the tree */
+    guint64 not_shown; /* elements left out past resp_max_elements_shown */
 } walk_t;
 
 static int element_hf(resp_type_t t, int *len_hf)
@@ -335,6 +342,8 @@ static void alloc_args(walk_t *w, const resp_element_t *top)
 static void walk_restart(walk_t *w)
 {
     w->argc = 0;
+    w->shown = 0;
+    w->not_shown = 0;
     w->have_top = FALSE;
     w->first_str = NULL;
     w->first_len = 0;
@@ -396,6 +405,14 @@ static void walk_element(void *ud, const resp_element_t *e)
     }
     if (!tree)
         return;
+    if (depth > 0 && w->shown >= resp_max_elements_shown) {
+        w->not_shown++;
+        if (depth + 1 < G_N_ELEMENTS(w->trees))
+            w->trees[depth + 1] = NULL; /* nor its children */
+        return;
+    }
+    if (depth > 0)
+        w->shown++;
 
     switch (e->type) {
     case RESP_SIMPLE_STRING:
@@ -833,6 +850,10 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
 
     const char *exc_msg = NULL;
     unsigned long exc_code = walk_message(&w, &exc_msg);
+    if (w.not_shown)
+        expert_add_info_format(pinfo, ti, &ei_resp_elements_not_shown,
+                               "%" G_GUINT64_FORMAT " more elements not shown in the tree (preference "
+                               "resp.max_elements_shown: %u)", w.not_shown, resp_max_elements_shown);
 
     const resp_command_info_t *ci = NULL, *sci = NULL;
     const char *cmd = NULL, *sub = NULL;
@@ -1102,8 +1123,30 @@ static resp_result_t frame_message(packet_info *pinfo, resp_dir_state_t *dir, co
     return r;
 }
 
+/* How many more bytes an incomplete message asks for. Any lower bound of what is missing is
+ * right for a stream handed over whole (decrypted spiped, tcpinfo NULL). TCP in 4.0 differs:
+ * "one more segment" asked of reassembled data that ends inside a segment extends the
+ * reassembly past the rest of that segment (a message ending there would be shown late or
+ * never), and every answer makes it rebuild the whole buffer, so asking segment by segment
+ * for a message of many segments is quadratic. Hence: the exact count when a value ends the
+ * message; at least the rest of the current segment when the data ends inside one; a lower
+ * bound when it is large (a big aggregate: 3 bytes per pending element); else one segment. */
+static guint32 desegment_ask(const resp_result_t *r, const struct tcpinfo *tcpinfo, int reported)
+{
+    guint64 ask = r->need;
+    if (tcpinfo && !(r->need_element >= RESP_EXACT_NEED_MIN && r->need == r->need_element)) {
+        guint32 seg_rest = tcpinfo->nxtseq - (tcpinfo->seq + (guint32)reported);
+        if (seg_rest > 0 && seg_rest < 0x80000000u)
+            ask = MAX(r->need, seg_rest);
+        else if (r->need < RESP_BOUND_NEED_MIN)
+            return DESEGMENT_ONE_MORE_SEGMENT;
+    }
+    return ask > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)ask;
+}
+
 static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
-                               gboolean gap_before, gboolean have_pos, guint64 stream_pos)
+                               const struct tcpinfo *tcpinfo, gboolean gap_before, gboolean have_pos,
+                               guint64 stream_pos)
 {
     resp_conv_t *cd = get_conv(pinfo);
     resp_pass_t *pass = get_pass(pinfo);
@@ -1210,15 +1253,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             }
             if (resp_desegment() && pinfo->can_desegment) {
                 pinfo->desegment_offset = offset;
-                /* Ask for the exact bytes when a large value is in transit. Otherwise the
-                 * bound is weak (3 bytes per pending element) and asking segment by segment
-                 * keeps the reassembly rounds few. */
-                /* exact only when the value ends the message: TCP in 4.0 cannot stop a
-                 * reassembly that later asks for one more segment at a message end */
-                if (r.need_element >= RESP_EXACT_NEED_MIN && r.need == r.need_element)
-                    pinfo->desegment_len = r.need > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)r.need;
-                else
-                    pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
+                pinfo->desegment_len = desegment_ask(&r, tcpinfo, reported);
                 return captured;
             }
             /* Reassembly is off: show the first part; the rest cannot be placed. */
@@ -1281,14 +1316,14 @@ static int dissect_resp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
 {
     /* TCP passes its tcpinfo: the sequence number of the first byte locates the data */
     const struct tcpinfo *tcpinfo = pinfo->ptype == PT_TCP ? (const struct tcpinfo *)data : NULL;
-    return dissect_resp_common(tvb, pinfo, tree, tcpinfo && tcp_lost_before(pinfo),
+    return dissect_resp_common(tvb, pinfo, tree, tcpinfo, tcpinfo && tcp_lost_before(pinfo),
                                tcpinfo != NULL, tcpinfo ? tcpinfo->seq : 0);
 }
 
 static int dissect_resp_stream(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     const resp_stream_info_t *info = (const resp_stream_info_t *)data;
-    return dissect_resp_common(tvb, pinfo, tree, info && info->gap_before, info != NULL,
+    return dissect_resp_common(tvb, pinfo, tree, NULL, info && info->gap_before, info != NULL,
                                info ? info->stream_offset : 0);
 }
 
@@ -1375,6 +1410,7 @@ void proto_register_resp_plugin(void)
         {&ei_resp_unmatched, {"resp.unmatched_response", PI_SEQUENCE, PI_NOTE, "Response whose request is not in the capture", EXPFILL}},
         {&ei_resp_error_reply, {"resp.error_reply", PI_RESPONSE_CODE, PI_NOTE, "Error reply", EXPFILL}},
         {&ei_resp_unknown_command, {"resp.unknown_command", PI_UNDECODED, PI_NOTE, "Unknown command", EXPFILL}},
+        {&ei_resp_elements_not_shown, {"resp.elements_not_shown", PI_UNDECODED, PI_NOTE, "Elements not shown in the tree", EXPFILL}},
     };
 
     /* Adopt the built-in "resp" protocol when this Wireshark has one. */
@@ -1401,6 +1437,10 @@ void proto_register_resp_plugin(void)
                                    "Values longer than this are shortened in the tree and the Info "
                                    "column (filters still see the whole value)",
                                    10, &resp_value_display_len);
+    prefs_register_uint_preference(module, "max_elements_shown", "Elements of one message to show",
+                                   "Elements of a message beyond this many are left out of the tree "
+                                   "(and its filters); each takes up to 3 of Wireshark's items per packet",
+                                   10, &resp_max_elements_shown);
 
     resp_handle = register_dissector("resp", dissect_resp, proto_resp);
     resp_stream_entry = create_dissector_handle(dissect_resp_stream, proto_resp);
