@@ -15,8 +15,13 @@ PORT = ["-o", "spiped.tcp.port:6489"]
 PRELOAD = ROOT / os.environ.get("BUILD_DIR", "build") / "keylog" / "libspiped-keylog.so"
 
 
-def opts(keylog=None):
-    o = PORT + ["-o", f"spiped.key_file:{KEY}"]
+# tcpdump on a busy loopback sometimes captures a segment after the one that follows it; TCP
+# in Wireshark 4.0 hands such a segment to no dissector unless told to reorder
+TCP_OOO = ["-o", "tcp.reassemble_out_of_order:TRUE"]
+
+
+def opts(keylog=None, extra=()):
+    o = PORT + list(extra) + ["-o", f"spiped.key_file:{KEY}"]
     if keylog:
         o += ["-o", f"spiped.keylog_file:{keylog}"]
     return o
@@ -36,13 +41,13 @@ def truth_sessions(truth_path):
     return sorted(list(cmds) for cmds in t["connections"].values()), skip
 
 
-def check_decrypts(pcap, keylog, truth_path):
+def check_decrypts(pcap, keylog, truth_path, extra=()):
     want, skip = truth_sessions(truth_path)
-    got = [[c for c in s if c not in skip] for s in sessions(pcap, opts(keylog))]
+    got = [[c for c in s if c not in skip] for s in sessions(pcap, opts(keylog, extra))]
     assert got == want
-    lengths = [int(n) for n in values(pcap, "resp.bulk_string.length", extra=opts(keylog))]
+    lengths = [int(n) for n in values(pcap, "resp.bulk_string.length", extra=opts(keylog, extra))]
     assert max(lengths) >= 1_000_000
-    assert values(pcap, "spiped.mac_invalid", extra=opts(keylog)) == []
+    assert values(pcap, "spiped.mac_invalid", extra=opts(keylog, extra)) == []
 
 
 @pytest.mark.parametrize("side", ["client", "server"])
@@ -110,6 +115,6 @@ def test_live_tunnel_with_preloaded_helper(side, shared_tmp):
     base = shared_tmp / f"spiped-fs-keylog-{side}"
     for f in (f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json"):
         os.chmod(f, 0o644)
-    check_decrypts(f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json")
+    check_decrypts(f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json", TCP_OOO)
     assert set(values(f"{base}.pcap", "spiped.key_verified", extra=opts())) == {"1"}
     assert values(f"{base}.pcap", "spiped.decrypted", extra=opts()) == []
