@@ -146,9 +146,28 @@ static void key_load(const char *label, const char *path)
         memset(contents, 0, len);
         g_free(contents);
     }
-    if (k.error)
-        report_failure("spiped: %s (key \"%s\" is not used)", k.error, label);
     g_array_append_val(keys, k);
+}
+
+/* Problems with key files, reported once: the preferences and the key table are applied one
+ * after the other, and each reloads the keys. A problem still there is not reported again. */
+static GHashTable *key_problems_reported;
+
+static void report_key_problems(void)
+{
+    GHashTable *now = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; keys && i < keys->len; i++) {
+        spiped_key_t *k = &g_array_index(keys, spiped_key_t, i);
+        if (!k->error)
+            continue;
+        char *msg = g_strdup_printf("spiped: %s (key \"%s\" is not used)", k->error, k->label);
+        if (!key_problems_reported || !g_hash_table_contains(key_problems_reported, msg))
+            report_failure("%s", msg);
+        g_hash_table_add(now, msg);
+    }
+    if (key_problems_reported)
+        g_hash_table_destroy(key_problems_reported);
+    key_problems_reported = now;
 }
 
 static void keys_reload(void)
@@ -161,6 +180,7 @@ static void keys_reload(void)
             key_load(key_uat_rows[i].label && *key_uat_rows[i].label ? key_uat_rows[i].label
                                                                      : key_uat_rows[i].path,
                      key_uat_rows[i].path);
+    report_key_problems();
 }
 
 static guint keys_usable(void)

@@ -113,13 +113,26 @@ def test_unreadable_key_file_gives_a_clear_message(shared_tmp):
         p = tshark("-r", cap("spiped-fast"), "-o", f"spiped.key_file:{path}", "-Y", "spiped.dh",
                    "-T", "fields", "-e", "_ws.expert.message")
         assert why in p.stderr + p.stdout, (path, p.stderr)
+        assert p.stderr.count("spiped: key file") == 1, p.stderr  # one message, not one per reload
 
 
 def test_other_keys_still_work_when_one_file_is_bad(shared_tmp):
+    # a key table row pointing nowhere, and one the user tshark runs as may not read (as
+    # root, tools/tshark-plugin runs tshark as nobody; table paths are used as they are)
+    locked = shared_tmp / "locked.key"
+    locked.write_bytes(open(KEY, "rb").read())
+    locked.chmod(0)
     extra = ["-o", f'uat:spiped_keys:"gone","{shared_tmp}/missing.key"',
+             "-o", f'uat:spiped_keys:"locked","{locked}"',
              "-o", f'uat:spiped_keys:"good","{KEY}"']
     assert set(values(cap("spiped-fast"), "spiped.key.label", extra=extra)) == {"good"}
     assert len(tunnel_commands("spiped-fast", extra)) > 40
+    p = tshark("-r", cap("spiped-fast"), *extra, "-c", "1")
+    assert p.stderr.count('(key "gone" is not used)') == 1, p.stderr
+    assert p.stderr.count('(key "locked" is not used)') == 1, p.stderr
+    assert "Permission denied" in p.stderr
+    msgs = values(cap("spiped-fast"), "_ws.expert.message", "spiped.dh", extra)
+    assert any(m.startswith('Key "locked": key file') for m in msgs)
 
 
 def test_inner_stream_pairs_requests_and_responses():
