@@ -31,6 +31,7 @@
 #define RESP_INFO_ARGS_MAX 8 /* arguments listed in the Info column */
 #define RESP_DESEGMENT_CAP 0x0ffffff0u /* below DESEGMENT_UNTIL_FIN */
 #define RESP_EXACT_NEED_MIN 4096 /* bytes missing from one value that make waiting for them worth it */
+#define RESP_LONG_LINE 65536 /* an unfinished reply line this long is shown as it comes */
 #define RESP_BOUND_NEED_MIN 16384 /* a lower bound of the missing bytes worth asking TCP for */
 
 static int proto_resp = -1;
@@ -77,6 +78,7 @@ static int hf_resp_response_to = -1;
 static int hf_resp_time = -1;
 static int hf_resp_version = -1;
 static int hf_resp_skipped = -1;
+static int hf_resp_line_rest = -1;
 
 static gint ett_resp = -1;
 static gint ett_resp_element = -1;
@@ -89,6 +91,7 @@ static expert_field ei_resp_unmatched = EI_INIT;
 static expert_field ei_resp_error_reply = EI_INIT;
 static expert_field ei_resp_unknown_command = EI_INIT;
 static expert_field ei_resp_elements_not_shown = EI_INIT;
+static expert_field ei_resp_line_continues = EI_INIT;
 
 /* Preferences */
 static gboolean resp_desegment_own = TRUE; /* used only when we registered the protocol */
@@ -144,6 +147,9 @@ typedef struct {
     /* first pass: where framing of an incomplete message stopped, by stream position */
     resp_resume_t *resume;
     guint64 resume_at;
+    /* first pass: a long line was shown as it came and continues at stream position line_next */
+    gboolean in_line;
+    guint64 line_next;
 } resp_dir_state_t;
 
 typedef struct {
@@ -165,6 +171,7 @@ typedef struct {
  * frame carrying thousands of messages does not make each lookup walk a list. */
 typedef struct {
     wmem_array_t *call_verified; /* guint8 per call: 1 not verified, 2 verified */
+    wmem_array_t *call_line_rest; /* guint32 per call: bytes ending a long line shown earlier */
     wmem_array_t *msgs;          /* resp_msg_info_t * per message */
 } resp_frame_t;
 
@@ -803,6 +810,20 @@ static unsigned long add_message_items(walk_t *w, proto_tree *rt, proto_item *ti
                                        const resp_command_info_t *sci, const char *cmd,
                                        const char *sub, const char **exc_msg);
 
+/* A message that is one line still without its end (cut by the capture, or a very long line
+ * shown as it comes): the walk sees no element, so the line so far is given to it as one. */
+static void walk_partial_line(walk_t *w)
+{
+    resp_element_t e;
+    memset(&e, 0, sizeof e);
+    e.type = (resp_type_t)w->msg[0];
+    e.header_len = w->length;
+    e.data_offset = 1;
+    e.data_len = w->length - 1;
+    if (e.type == RESP_SIMPLE_STRING || e.type == RESP_ERROR)
+        walk_element(w, &e);
+}
+
 /* Walks the message into the tree. Adding items can throw (more than gui.max_tree_items,
  * which one reply of 10^6 elements reaches), but the state kept across packets must not
  * depend on that: the walk is then done again without a tree, and the exception returned
@@ -812,7 +833,9 @@ static unsigned long walk_message(walk_t *w, const char **exc_msg)
     int flags = w->is_request ? RESP_PARSE_ALLOW_INLINE : 0;
     volatile unsigned long code = 0;
     TRY {
-        resp_parse(w->msg, w->length, flags, &walk_visitor, w);
+        resp_result_t r = resp_parse(w->msg, w->length, flags, &walk_visitor, w);
+        if (!w->have_top && r.status == RESP_NEED_MORE && r.partial_line == w->length)
+            walk_partial_line(w);
         for (guint d = 1; d < G_N_ELEMENTS(w->items); d++)
             if (w->items[d])
                 proto_item_set_end(w->items[d], w->tvb, w->base + (int)w->length);
@@ -822,7 +845,9 @@ static unsigned long walk_message(walk_t *w, const char **exc_msg)
     } ENDTRY;
     if (code) {
         walk_restart(w);
-        resp_parse(w->msg, w->length, flags, &walk_visitor, w);
+        resp_result_t r = resp_parse(w->msg, w->length, flags, &walk_visitor, w);
+        if (!w->have_top && r.status == RESP_NEED_MORE && r.partial_line == w->length)
+            walk_partial_line(w);
     }
     return code;
 }
@@ -1202,6 +1227,28 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         note_gap(cd, pinfo);
     }
 
+    /* The end of a long line an earlier call showed as it came: found once, replayed. */
+    guint32 line_rest = 0;
+    if (PINFO_FD_VISITED(pinfo)) {
+        const guint32 *slot = (const guint32 *)frame_slot(pass->frame ? pass->frame->call_line_rest : NULL,
+                                                          call_index);
+        line_rest = slot ? *slot : 0;
+    } else if (dir->in_line && captured > 0) {
+        gboolean in_step = have_pos && !gap_before &&
+                           (tcpinfo ? (guint32)stream_pos == (guint32)dir->line_next : stream_pos == dir->line_next);
+        if (in_step) {
+            const guint8 *nl = (const guint8 *)memchr(tvb_get_ptr(tvb, 0, captured), '\n', (size_t)captured);
+            line_rest = nl ? (guint32)(nl - tvb_get_ptr(tvb, 0, captured)) + 1 : (guint32)captured;
+            dir->in_line = nl == NULL;
+            dir->line_next = stream_pos + (guint64)captured;
+            if (pass->frame)
+                frame_slot_put(&pass->frame->call_line_rest, sizeof line_rest, call_index, &line_rest);
+        } else {
+            dir->in_line = FALSE;
+            dir->verified = FALSE; /* what follows is the line's rest, not a message */
+        }
+    }
+
     /* Whether this call starts at a proven boundary: decided once, replayed on revisits. */
     gboolean verified;
     const guint8 *stored = (const guint8 *)frame_slot(pass->frame ? pass->frame->call_verified : NULL, call_index);
@@ -1218,6 +1265,12 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     const guint8 *buf = tvb_get_ptr(tvb, 0, captured);
     unsigned flags = is_request ? RESP_PARSE_ALLOW_INLINE : 0;
     gboolean lost_sync = FALSE;
+
+    if (line_rest) {
+        proto_tree_add_item(tree, hf_resp_line_rest, tvb, 0, (int)line_rest, ENC_NA);
+        info_add(pinfo, "[rest of a long line]");
+        offset = (int)line_rest;
+    }
 
     while (offset < captured) {
         if (!verified) {
@@ -1249,6 +1302,20 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
                 expert_add_info(pinfo, mi, &ei_resp_truncated);
                 lost_sync = TRUE;
                 offset = reported;
+                break;
+            }
+            if (r.partial_line >= RESP_LONG_LINE && r.partial_line == (size_t)(captured - offset) &&
+                have_pos && resp_desegment() && pinfo->can_desegment) {
+                /* A very long line (a MONITOR line of a command with a huge value, or a hostile
+                 * capture) is shown as it comes: its length shows only at its end, and waiting
+                 * segment by segment would make TCP rebuild everything so far each time. */
+                proto_item *mi = dissect_message(tvb, pinfo, tree, offset, captured - offset, is_request, cd);
+                expert_add_info(pinfo, mi, &ei_resp_line_continues);
+                if (!PINFO_FD_VISITED(pinfo)) {
+                    dir->in_line = TRUE;
+                    dir->line_next = stream_pos + (guint64)captured;
+                }
+                offset = captured;
                 break;
             }
             if (resp_desegment() && pinfo->can_desegment) {
@@ -1400,6 +1467,8 @@ void proto_register_resp_plugin(void)
         {&hf_resp_time, {"Time", "resp.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0, "Time since the request", HFILL}},
         {&hf_resp_version, {"Protocol version", "resp.version", FT_UINT8, BASE_DEC, NULL, 0x0, "RESP version in force (HELLO)", HFILL}},
         {&hf_resp_skipped, {"Skipped bytes", "resp.skipped", FT_BYTES, BASE_NONE, NULL, 0x0, "Bytes not decoded", HFILL}},
+        {&hf_resp_line_rest, {"Rest of a long line", "resp.line_rest", FT_BYTES, BASE_NONE, NULL, 0x0,
+                              "The end of a line whose start an earlier segment showed", HFILL}},
     };
     static gint *ett[] = {&ett_resp, &ett_resp_element};
     static ei_register_info ei[] = {
@@ -1411,6 +1480,7 @@ void proto_register_resp_plugin(void)
         {&ei_resp_error_reply, {"resp.error_reply", PI_RESPONSE_CODE, PI_NOTE, "Error reply", EXPFILL}},
         {&ei_resp_unknown_command, {"resp.unknown_command", PI_UNDECODED, PI_NOTE, "Unknown command", EXPFILL}},
         {&ei_resp_elements_not_shown, {"resp.elements_not_shown", PI_UNDECODED, PI_NOTE, "Elements not shown in the tree", EXPFILL}},
+        {&ei_resp_line_continues, {"resp.line_continues", PI_REASSEMBLE, PI_NOTE, "A very long line: shown as it comes, its rest in later segments (resp.line_rest)", EXPFILL}},
     };
 
     /* Adopt the built-in "resp" protocol when this Wireshark has one. */

@@ -386,8 +386,11 @@ static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
         if (found < 0)
             return bad(&ps, pos, e.type == RESP_SIMPLE_STRING || e.type == RESP_ERROR
                                      ? RESP_ERR_CRLF : RESP_ERR_LENGTH);
-        if (found == 0)
-            return need_more(&ps, 1);
+        if (found == 0) {
+            resp_result_t r = need_more(&ps, 1);
+            r.partial_line = len - pos;
+            return r;
+        }
 
         e.header_len = cr + 2 - pos;
         e.data_offset = pos + 1;

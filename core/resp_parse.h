@@ -83,6 +83,7 @@ typedef struct {
     size_t length;       /* RESP_OK: bytes of the message */
     uint64_t need;       /* RESP_NEED_MORE: at least this many more bytes are needed (>= 1) */
     uint64_t need_element; /* of which the element being read needs this many (exact for bulk data) */
+    size_t partial_line; /* RESP_NEED_MORE in a simple string/error/number line: its bytes present */
     size_t err_offset;   /* RESP_BAD: where it went wrong */
     resp_error_t err;
     resp_type_t top_type;/* type of the top-level element when known */

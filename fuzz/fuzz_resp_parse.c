@@ -5,7 +5,8 @@
  * RESP_PARSE_ALLOW_INLINE (client to server). For each of the first messages it checks:
  *
  *   - framing without a visitor and the visitor walk agree (status, length, need, error);
- *   - RESP_OK: 1 <= length <= size; RESP_NEED_MORE: need >= need_element >= 1;
+ *   - RESP_OK: 1 <= length <= size; RESP_NEED_MORE: need >= need_element >= 1,
+ *     partial_line <= size;
  *     RESP_BAD: an error code and err_offset < size;
  *   - the visitor: every element and end offset lies inside the buffer (inside the message
  *     on RESP_OK), depths match the nesting the visitor sees, aggregates are closed in order
@@ -156,6 +157,9 @@ static void check_result(const resp_result_t *r, size_t size, const char *what)
         if (r->need == 0 || r->need_element == 0 || r->need < r->need_element)
             FAIL("%s: RESP_NEED_MORE with need %llu, need_element %llu", what,
                  (unsigned long long)r->need, (unsigned long long)r->need_element);
+        if (r->partial_line > size)
+            FAIL("%s: RESP_NEED_MORE with a partial line of %zu in %zu bytes", what,
+                 r->partial_line, size);
         break;
     case RESP_BAD:
         if (r->err == RESP_ERR_NONE)

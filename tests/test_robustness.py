@@ -366,6 +366,40 @@ def test_complete_reply_over_ethernet_sized_segments_linear(shared_tmp):
     assert any("900000 more elements not shown" in m for m in rows[1]["_ws.expert.message"])
 
 
+def gen_long_line(path, n, segment=1460):
+    """A reply that is one simple-string line of n bytes (as MONITOR writes for a command with a
+    huge value), in Ethernet-sized segments, then PING/PONG."""
+    conv = TcpConversation()
+    conv.send("c", PING)
+    conv.send("s", b"+" + b"a" * n + b"\r\n", segment=segment)
+    conv.send("c", PING).send("s", PONG)
+    fin(conv, "c")
+    fin(conv, "s")
+    return conv.write(path)
+
+
+@needs_time
+def test_long_line_over_ethernet_sized_segments_linear(shared_tmp):
+    """An 8 MB line in 1460-byte segments, compared with 800 KB: shown as it comes instead of
+    reassembled (reassembly segment by segment took 22 s for 8 MB)."""
+    base = baseline(shared_tmp)
+    small, big = assert_linear("long line", gen_long_line(shared_tmp / "l-small.pcap", 800_000),
+                               gen_long_line(shared_tmp / "l-big.pcap", 8_000_000), 10, base, "-2")
+    report("one 8 MB line, 1460-byte segments", "800 KB", small, base)
+    report("one 8 MB line, 1460-byte segments", "8 MB", big, base)
+    assert big["secs"] < 20
+    rows = frames(shared_tmp / "l-big.pcap", ["frame.number", "resp.response_to", "resp.line_rest",
+                                               "_ws.col.Info"], "tcp.srcport == 6379 && tcp.len > 0")
+    starts = [r for r in rows if r["resp.response_to"]]
+    assert len(starts) == 2  # the line (paired with the first PING) and the final PONG
+    assert starts[-1]["_ws.col.Info"] == ["PONG"]
+    rest = [r for r in rows if r["resp.line_rest"]]
+    # every segment after the line's start carries its rest, up to the line's end
+    assert len(rest) > 5000 and all(r["_ws.col.Info"] == ["[rest of a long line]"] for r in rest)
+    first = int(starts[0]["frame.number"][0])
+    assert [int(r["frame.number"][0]) for r in rest] == list(range(first + 1, first + 1 + len(rest)))
+
+
 @needs_time
 def test_deep_nesting(shared_tmp):
     base = baseline(shared_tmp)

@@ -184,7 +184,11 @@ int main(void)
     r = P("*3\r\n$3\r\nSET\r\n");
     CHECK(r.status == RESP_NEED_MORE && r.need == 6); /* two more elements, 3 bytes each */
     r = P("+OK\r");
-    CHECK(r.status == RESP_NEED_MORE);
+    CHECK(r.status == RESP_NEED_MORE && r.partial_line == 4);
+    r = P("*2\r\n+a\r\n-ERR so far");
+    CHECK(r.status == RESP_NEED_MORE && r.partial_line == 11); /* the line being read, not the message */
+    r = P("$10\r\nabc");
+    CHECK(r.partial_line == 0); /* bulk data has its length */
     r = P("$12");
     CHECK(r.status == RESP_NEED_MORE);
     r = parse("", 0, 0);
