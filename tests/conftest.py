@@ -3,6 +3,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -15,8 +16,21 @@ SEP = "\x1f"  # between occurrences of a field in one frame
 
 
 def tshark(*args, timeout=600, check=True):
-    p = subprocess.run([str(TSHARK), *map(str, args)], capture_output=True, text=True,
-                       timeout=timeout, errors="replace")
+    # its own process group: on a timeout the wrapper and the tshark it started (as another
+    # user, under root) are stopped together
+    with subprocess.Popen([str(TSHARK), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, errors="replace", start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)  # the wrapper then removes its staging folder
+            try:
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+            raise
+    p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     if check and p.returncode != 0:
         raise AssertionError(f"tshark {args} failed ({p.returncode}): {p.stderr[-2000:]}")
     return p
