@@ -342,7 +342,6 @@ typedef struct {
     spiped_record_status_t status;
     guint32 len;
     guint8 *plain; /* len bytes, file scope */
-    gboolean held; /* first pass: arrived ahead of the stream, not yet handed on */
 } record_result_t;
 
 typedef struct {
@@ -522,48 +521,6 @@ static void pending_append(spiped_dir_t *dir, const guint8 *p, guint n)
     }
     memcpy(dir->pending + dir->pending_len, p, n);
     dir->pending_len += n;
-}
-
-/* Records that arrive ahead of the stream (segments captured out of order) are held until
- * the hole before them fills; this many records ahead (two full-size loopback segments), the
- * hole is taken as lost. */
-#define HOLD_MAX_RECORDS 128
-
-/* Hands on, in order, the records held from the next one the stream expects. */
-static void release_in_order(spiped_dir_t *dir)
-{
-    for (;;) {
-        gint64 key = (gint64)dir->next_record;
-        record_result_t *rr = (record_result_t *)wmem_map_lookup(dir->records, &key);
-        if (!rr || !rr->held)
-            return;
-        rr->held = FALSE;
-        if (rr->status == SPIPED_RECORD_OK)
-            pending_append(dir, rr->plain, rr->len);
-        else
-            drop_pending(dir); /* the stream has a hole: the inner dissector must resynchronise */
-        dir->next_record++;
-    }
-}
-
-/* First pass: record n was opened; it joins the stream in order. */
-static void stream_record(spiped_dir_t *dir, guint64 n, record_result_t *rr)
-{
-    if (n < dir->next_record)
-        return; /* behind the stream: its place was given up as lost */
-    rr->held = TRUE;
-    if (n - dir->next_record > HOLD_MAX_RECORDS) {
-        /* the hole did not fill: go on from the first record after it */
-        drop_pending(dir);
-        while (dir->next_record < n) {
-            gint64 key = (gint64)dir->next_record;
-            record_result_t *h = (record_result_t *)wmem_map_lookup(dir->records, &key);
-            if (h && h->held)
-                break;
-            dir->next_record++;
-        }
-    }
-    release_in_order(dir);
 }
 
 /* Plaintext was lost: what is pending can never complete. Positions after the hole are
@@ -774,10 +731,16 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
         if (rr->status == SPIPED_RECORD_OK) {
             rr->len = len;
             rr->plain = (guint8 *)wmem_memdup(wmem_file_scope(), plain, len);
+            if (n != dir->next_record)
+                drop_pending(dir); /* records were lost: do not splice around the hole */
+            pending_append(dir, plain, len);
+        } else {
+            /* the stream has a hole: the inner dissector must resynchronise */
+            drop_pending(dir);
         }
+        dir->next_record = n + 1;
         *k = key;
         wmem_map_insert(dir->records, k, rr);
-        stream_record(dir, n, rr);
     }
     if (!rr)
         return;
