@@ -150,6 +150,9 @@ typedef struct {
     /* first pass: a long line was shown as it came and continues at stream position line_next */
     gboolean in_line;
     guint64 line_next;
+    /* first pass over TCP: the sequence number the next call should start at */
+    gboolean have_next_seq;
+    guint32 next_seq;
 } resp_dir_state_t;
 
 typedef struct {
@@ -1169,6 +1172,14 @@ static guint32 desegment_ask(const resp_result_t *r, const struct tcpinfo *tcpin
     return ask > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)ask;
 }
 
+static void note_next_seq(packet_info *pinfo, resp_dir_state_t *dir, const struct tcpinfo *tcpinfo, int at)
+{
+    if (!tcpinfo || PINFO_FD_VISITED(pinfo))
+        return;
+    dir->have_next_seq = TRUE;
+    dir->next_seq = tcpinfo->seq + (guint32)at;
+}
+
 static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                                const struct tcpinfo *tcpinfo, gboolean gap_before, gboolean have_pos,
                                guint64 stream_pos)
@@ -1218,11 +1229,17 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     gboolean is_request = !(pinfo->srcport == cd->server_port &&
                             addresses_equal(&pinfo->src, &cd->server_addr));
     resp_dir_state_t *dir = &cd->dir[is_request ? 0 : 1];
+    /* Data TCP hands over elsewhere than where the last call stopped: bytes were lost, also
+     * where its lost-segment flag does not show it (inside a reassembly that can never
+     * complete, whose later bytes come as a new call; or with its sequence analysis off). */
+    if (tcpinfo && !PINFO_FD_VISITED(pinfo) && dir->have_next_seq && tcpinfo->seq != dir->next_seq)
+        gap_before = TRUE;
     if (gap_before && !PINFO_FD_VISITED(pinfo)) {
         dir->verified = FALSE;
         if (!is_request) {
             /* replies were lost: which outstanding requests they answered is unknown */
             cd->head = cd->tail = NULL;
+            cd->queued = cd->queued_tail = NULL;
         }
         note_gap(cd, pinfo);
     }
@@ -1321,6 +1338,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             if (resp_desegment() && pinfo->can_desegment) {
                 pinfo->desegment_offset = offset;
                 pinfo->desegment_len = desegment_ask(&r, tcpinfo, reported);
+                note_next_seq(pinfo, dir, tcpinfo, offset); /* the reassembled message starts there */
                 return captured;
             }
             /* Reassembly is off: show the first part; the rest cannot be placed. */
@@ -1363,6 +1381,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
 
     if (!PINFO_FD_VISITED(pinfo))
         dir->verified = verified && !lost_sync;
+    note_next_seq(pinfo, dir, tcpinfo, reported);
     return offset;
 }
 
