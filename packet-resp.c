@@ -124,6 +124,7 @@ typedef struct resp_request {
     gboolean reset;       /* RESET: leaves monitor and subscribed modes */
     gboolean exec;        /* EXEC: runs the commands queued since MULTI */
     gboolean discard;     /* DISCARD: drops them */
+    gboolean multi;       /* MULTI: starts a transaction */
     struct resp_request *next_queued; /* in resp_conv_t.queued: answered +QUEUED */
 } resp_request_t;
 
@@ -306,6 +307,8 @@ typedef struct {
     gint64 third_int;
     gboolean have_third;
     guint top_children;
+    proto_item *top_item; /* the message's protocol item and its subtree */
+    proto_tree *top_tree;
     guint shown;      /* elements put in the tree */
     guint64 not_shown; /* elements left out past resp_max_elements_shown */
 } walk_t;
@@ -682,6 +685,8 @@ static resp_request_t *new_request(walk_t *w, resp_conv_t *cd, const char *cmd)
         req->exec = TRUE;
     } else if (!strcmp(cmd, "DISCARD")) {
         req->discard = TRUE;
+    } else if (!strcmp(cmd, "MULTI")) {
+        req->multi = TRUE;
     }
     enqueue(cd, req);
     return req;
@@ -782,6 +787,9 @@ static void classify_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
     } else if (!error) {
         apply_effects(cd, req);
     }
+    /* a new transaction, or RESET (which runs at once and drops an open one): nothing queued */
+    if ((req->multi || req->reset) && !error && !queued)
+        cd->queued = cd->queued_tail = NULL;
     if (req->exec || req->discard) {
         /* EXEC's array holds the queued commands' replies; nil or an error: none ran */
         if (req->exec && (t->type == RESP_ARRAY || t->type == RESP_PUSH) && !t->is_null)
@@ -831,11 +839,14 @@ static void walk_partial_line(walk_t *w)
  * which one reply of 10^6 elements reaches), but the state kept across packets must not
  * depend on that: the walk is then done again without a tree, and the exception returned
  * (0: none) to be shown once that state is recorded. */
-static unsigned long walk_message(walk_t *w, const char **exc_msg)
+static unsigned long walk_message(walk_t *w, proto_tree *tree, const char **exc_msg)
 {
     int flags = w->is_request ? RESP_PARSE_ALLOW_INLINE : 0;
     volatile unsigned long code = 0;
     TRY {
+        w->top_item = proto_tree_add_item(tree, proto_resp, w->tvb, w->base, (int)w->length, ENC_NA);
+        w->top_tree = proto_item_add_subtree(w->top_item, ett_resp);
+        w->trees[0] = w->top_tree;
         resp_result_t r = resp_parse(w->msg, w->length, flags, &walk_visitor, w);
         if (!w->have_top && r.status == RESP_NEED_MORE && r.partial_line == w->length)
             walk_partial_line(w);
@@ -844,10 +855,11 @@ static unsigned long walk_message(walk_t *w, const char **exc_msg)
                 proto_item_set_end(w->items[d], w->tvb, w->base + (int)w->length);
     } CATCH_BOUNDS_AND_DISSECTOR_ERRORS {
         code = EXCEPT_CODE;
-        *exc_msg = GET_MESSAGE;
+        /* the message may live in the exception's own memory, freed at ENDTRY */
+        *exc_msg = GET_MESSAGE ? wmem_strdup(w->pinfo->pool, GET_MESSAGE) : NULL;
     } ENDTRY;
     if (code) {
-        walk_restart(w);
+        walk_restart(w); /* gathered again without a tree */
         resp_result_t r = resp_parse(w->msg, w->length, flags, &walk_visitor, w);
         if (!w->have_top && r.status == RESP_NEED_MORE && r.partial_line == w->length)
             walk_partial_line(w);
@@ -864,8 +876,6 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     guint msg_index = pass->msgs++;
     resp_msg_info_t *const *slot = (resp_msg_info_t *const *)frame_slot(pass->frame ? pass->frame->msgs : NULL, msg_index);
     resp_msg_info_t *mi = slot ? *slot : NULL;
-    proto_item *ti = proto_tree_add_item(tree, proto_resp, tvb, offset, length, ENC_NA);
-    proto_tree *rt = proto_item_add_subtree(ti, ett_resp);
     walk_t w;
     memset(&w, 0, sizeof w);
     w.tvb = tvb;
@@ -874,14 +884,11 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     w.msg = tvb_get_ptr(tvb, offset, length);
     w.length = (size_t)length;
     w.is_request = is_request;
-    w.trees[0] = rt;
 
     const char *exc_msg = NULL;
-    unsigned long exc_code = walk_message(&w, &exc_msg);
-    if (w.not_shown)
-        expert_add_info_format(pinfo, ti, &ei_resp_elements_not_shown,
-                               "%" G_GUINT64_FORMAT " more elements not shown in the tree (preference "
-                               "resp.max_elements_shown: %u)", w.not_shown, resp_max_elements_shown);
+    unsigned long exc_code = walk_message(&w, tree, &exc_msg);
+    proto_item *ti = w.top_item;
+    proto_tree *rt = w.top_tree;
 
     const resp_command_info_t *ci = NULL, *sci = NULL;
     const char *cmd = NULL, *sub = NULL;
@@ -928,6 +935,10 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
                           const resp_command_info_t *ci, const resp_command_info_t *sci,
                           const char *cmd, const char *sub)
 {
+    if (w->not_shown)
+        expert_add_info_format(w->pinfo, ti, &ei_resp_elements_not_shown,
+                               "%" G_GUINT64_FORMAT " more elements not shown in the tree (preference "
+                               "resp.max_elements_shown: %u)", w->not_shown, resp_max_elements_shown);
     tvbuff_t *tvb = w->tvb;
     packet_info *pinfo = w->pinfo;
     int offset = w->base;
@@ -1016,7 +1027,7 @@ static unsigned long add_message_items(walk_t *w, proto_tree *rt, proto_item *ti
         message_items(w, rt, ti, mi, ci, sci, cmd, sub);
     } CATCH_BOUNDS_AND_DISSECTOR_ERRORS {
         code = EXCEPT_CODE;
-        *exc_msg = GET_MESSAGE;
+        *exc_msg = GET_MESSAGE ? wmem_strdup(w->pinfo->pool, GET_MESSAGE) : NULL;
     } ENDTRY;
     return code;
 }

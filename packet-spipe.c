@@ -600,10 +600,12 @@ static void feed_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spip
      * so that the stream goes on with the next record and revisits replay the same call. */
     volatile guint64 need = 0;
     volatile guint consumed = now.len;
+    volatile gboolean returned = FALSE;
     TRY {
         guint64 asked = 0;
         consumed = call_inner(tvb, pinfo, tree, sc, (int)(dir - sc->dir), &now, &asked);
         need = asked;
+        returned = TRUE;
     } FINALLY {
         if (consumed > dir->pending_len)
             consumed = dir->pending_len;
@@ -616,7 +618,9 @@ static void feed_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spip
         }
         p_add_proto_data(wmem_file_scope(), pinfo, proto_spiped, KEY_BLOB_BASE + call, replay);
 
-        dir->gap = FALSE;
+        /* after an exception the inner dissector's own state may stop mid-message: what
+         * follows is not known to start one */
+        dir->gap = !returned;
         memmove(dir->pending, dir->pending + consumed, dir->pending_len - consumed);
         dir->pending_len -= consumed;
         dir->consumed += consumed;

@@ -359,3 +359,21 @@ def test_segment_lost_inside_a_big_reply_unpairs_instead_of_mispairing(shared_tm
     got, _ = _pairs_by_time(cut)
     assert set(got) <= set(ok)
     assert got[-1] == ok[-1]  # QUIT's +OK, after the request that followed the hole
+
+
+def test_reset_drops_what_a_transaction_queued(shared_tmp):
+    # RESET runs at once inside MULTI and discards the transaction: the SUBSCRIBE queued before
+    # it never runs, so a later reply that happens to start with "message" is a reply
+    path = _dialogue(shared_tmp / "reset.pcap", [
+        (b"MULTI\r\n", b"+OK\r\n"),
+        (b"SUBSCRIBE ch\r\n", b"+QUEUED\r\n"),
+        (b"RESET\r\n", b"+RESET\r\n"),
+        (b"MULTI\r\n", b"+OK\r\n"),
+        (b"GET k\r\n", b"+QUEUED\r\n"),
+        (b"EXEC\r\n", b"*1\r\n$-1\r\n"),
+        (b"LRANGE l 0 -1\r\n", b"*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n"),
+    ])
+    rows = frames(path, ["frame.number", "resp.command", "resp.response_to"], "resp")
+    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
+    paired = [cmds[r["resp.response_to"][0]] for r in rows if r["resp.response_to"]]
+    assert paired == ["MULTI", "SUBSCRIBE", "RESET", "MULTI", "GET", "EXEC", "LRANGE"]
