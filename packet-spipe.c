@@ -585,9 +585,9 @@ static guint call_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spi
 
 /* First pass: feeds the plaintext gathered so far to the inner dissector once it has what it
  * asked for. Revisits replay only what it consumed: an empty call where it consumed nothing
- * (keeping its per-call bookkeeping aligned), the consumed bytes otherwise. The pending
- * buffer is handed over in place, so a message growing over many records is not copied
- * once per record. */
+ * (keeping its per-call bookkeeping aligned), the consumed bytes otherwise. The inner
+ * dissector is called again only once it has the bytes it asked for (RESP asks for a lower
+ * bound of what its message lacks), not at every record; each call copies what is pending. */
 static void feed_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spiped_conv_t *sc,
                        spiped_dir_t *dir, guint call)
 {
