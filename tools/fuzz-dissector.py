@@ -660,7 +660,7 @@ BUG_RE = re.compile(r"dissector bug|Dissector bug|DISSECTOR_ASSERT|Too many item
                     r"ws_assert|assertion failed|Assertion .* failed|Unhandled exception", re.I)
 
 
-TOO_MANY_RE = re.compile(r"^.*Dissector bug, protocol \S+, in packet \d+: Adding \S+ would put more than "
+TOO_MANY_RE = re.compile(r"^.*Dissector bug, protocol [^,\n]+, in packet \d+: Adding \S+ would put more than "
                          r"\d+ items in the tree.*\n?", re.M)
 
 
