@@ -1183,6 +1183,14 @@ static guint32 desegment_ask(const resp_result_t *r, const struct tcpinfo *tcpin
     return ask > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)ask;
 }
 
+/* Bytes of the stream that are no message of their own (skipped, the rest of a long line),
+ * under a RESP item of their own so that the filter "resp" finds their frames too. */
+static proto_item *stream_bytes_item(proto_tree *tree, tvbuff_t *tvb, int offset, int len, int hf)
+{
+    proto_item *ti = proto_tree_add_item(tree, proto_resp, tvb, offset, len, ENC_NA);
+    return proto_tree_add_item(proto_item_add_subtree(ti, ett_resp), hf, tvb, offset, len, ENC_NA);
+}
+
 static void note_next_seq(packet_info *pinfo, resp_dir_state_t *dir, const struct tcpinfo *tcpinfo, int at)
 {
     if (!tcpinfo || PINFO_FD_VISITED(pinfo))
@@ -1295,7 +1303,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     gboolean lost_sync = FALSE;
 
     if (line_rest) {
-        proto_tree_add_item(tree, hf_resp_line_rest, tvb, 0, (int)line_rest, ENC_NA);
+        stream_bytes_item(tree, tvb, 0, (int)line_rest, hf_resp_line_rest);
         info_add(pinfo, "[rest of a long line]");
         offset = (int)line_rest;
     }
@@ -1304,7 +1312,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         if (!verified) {
             size_t skip = find_boundary(buf + offset, (size_t)(captured - offset), is_request);
             if (skip > 0) {
-                proto_item *si = proto_tree_add_item(tree, hf_resp_skipped, tvb, offset, (int)skip, ENC_NA);
+                proto_item *si = stream_bytes_item(tree, tvb, offset, (int)skip, hf_resp_skipped);
                 expert_add_info_format(pinfo, si, &ei_resp_skipped,
                                        "%zu bytes skipped: not at a provable message boundary "
                                        "(capture started mid-stream or data was lost)", skip);
@@ -1361,7 +1369,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             break;
         }
         /* Not RESP: say where and why. */
-        proto_item *bi = proto_tree_add_item(tree, hf_resp_skipped, tvb, offset, -1, ENC_NA);
+        proto_item *bi = stream_bytes_item(tree, tvb, offset, -1, hf_resp_skipped);
         expert_add_info_format(pinfo, bi, &ei_resp_malformed, "Not valid RESP at offset %zu: %s",
                                r.err_offset, resp_error_string(r.err));
         if (is_request) {

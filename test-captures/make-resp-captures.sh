@@ -22,7 +22,7 @@ OTHER_PORT=7380
 START_TIMEOUT=10   # s: redis-server / tcpdump start-up, handshakes
 STOP_TIMEOUT=10    # s: process shutdown
 RUN_TIMEOUT=180    # s: one traffic generator run
-ALL="basic inline pipeline bigvalue multi pubsub monitor resp3 tracking errors protoerror otherport snaplen midstream"
+ALL="basic inline pipeline bigvalue multi pubsub monitor monitorbig resp3 tracking errors protoerror otherport snaplen midstream"
 
 TMP=""
 PIDS=()            # every background process this script started

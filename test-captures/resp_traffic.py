@@ -787,6 +787,38 @@ def sc_monitor(a):
             "redis-cli SET. CONFIG GET is hidden from both monitors."), {}
 
 
+MONITOR_BIG_VALUE = 2 * 1024 * 1024  # bytes of the value whose SET makes a long monitor line
+
+
+def sc_monitorbig(a):
+    mon = Conn.tcp(a.port)
+    expect(mon.call("MONITOR") == "OK", "tcp monitor")
+    w = Conn.tcp(a.port)
+    value = "0123456789abcdef" * (MONITOR_BIG_VALUE // 16)  # printable: shown as it is
+    expect(w.call("SET", "mon:big", value) == "OK", "SET mon:big")
+    w.call("GET", "mon:small")
+    lines = []
+    deadline = time.monotonic() + IO_TIMEOUT
+    while not any('"mon:small"' in l for l in lines):
+        expect(time.monotonic() < deadline, "TCP monitor did not see the commands")
+        lines.append(str(mon.read()))
+    big = [l for l in lines if '"mon:big"' in l]
+    expect(len(big) == 1 and len(big[0]) > MONITOR_BIG_VALUE, "one long monitor line for the SET")
+    mon.send("PING")
+    while mon.read() != "PONG":
+        expect(time.monotonic() < deadline, "no PONG on the TCP monitor")
+    w.call("QUIT")
+    mon.call("QUIT")
+    w.close()
+    mon.close()
+    return ("Connection 1: a TCP client that sends MONITOR, receives the monitor stream "
+            "(the line for the SET below is over 2 MB: one RESP simple string over many "
+            "segments), sends PING while monitoring, then QUIT. Connection 2: a raw-socket "
+            "client: SET mon:big of a 2 MiB printable value, GET mon:small, QUIT."), {
+        # the long line as the monitor client received it: '+', the text, CRLF
+        "monitor_big_line_bytes": 1 + len(big[0].encode()) + 2}
+
+
 def sc_resp3(a):
     c = Conn.tcp(a.port)
     hello = c.call("HELLO", "3")
@@ -1061,7 +1093,7 @@ def sc_midstream(a):
 SCENARIOS = {
     "basic": sc_basic, "inline": sc_inline, "pipeline": sc_pipeline,
     "bigvalue": sc_bigvalue, "multi": sc_multi, "pubsub": sc_pubsub,
-    "monitor": sc_monitor, "resp3": sc_resp3, "tracking": sc_tracking,
+    "monitor": sc_monitor, "monitorbig": sc_monitorbig, "resp3": sc_resp3, "tracking": sc_tracking,
     "errors": sc_errors, "protoerror": sc_protoerror, "otherport": sc_otherport, "snaplen": sc_snaplen,
     "midstream": sc_midstream,
 }

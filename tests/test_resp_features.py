@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import CAPTURES, frames, tshark, values
+from conftest import CAPTURES, frames, truth, tshark, values
 from pcapgen import TcpConversation
 
 
@@ -96,6 +96,30 @@ def test_multi_exec_pairing():
     # EXEC's array answers EXEC: the null array of the failed WATCH has length -1
     assert any("-1" in r["resp.array.length"] for r in rows)
     assert all(len(r["resp.response_to"]) >= 1 for r in rows)
+
+
+def test_monitor_line_of_a_huge_command_is_shown_as_it_comes():
+    # Real redis-server: a MONITOR client receives the 2 MB line for a SET of a 2 MiB value.
+    # The line is shown from its first 64 KiB on, its rest in every later segment up to its
+    # end; together they are as long as what the client received (truth), and the replies
+    # and the PING after it are paired as usual.
+    t = truth("resp-monitorbig")
+    rows = frames(cap("resp-monitorbig"), ["frame.number", "resp.monitor", "resp.string", "resp.line_rest",
+                                          "resp.response_to", "_ws.col.Info"], "resp && tcp.srcport == 6379")
+    starts = [r for r in rows if r["resp.monitor"] and any('"mon:big"' in s for s in r["resp.string"])]
+    assert len(starts) == 1
+    start = starts[0]
+    line_start = next(s for s in start["resp.string"] if '"mon:big"' in s)
+    rest = [r for r in rows if r["resp.line_rest"]]
+    assert rest and all(int(r["frame.number"][0]) > int(start["frame.number"][0]) for r in rest)
+    rest_bytes = sum(len(v) // 2 for r in rest for v in r["resp.line_rest"])
+    assert 1 + len(line_start) + rest_bytes == t["monitor_big_line_bytes"]
+    # right after the line's end, in the same segment: the monitor line of GET mon:small
+    end = rest[-1]
+    assert any('"mon:small"' in i for i in end["_ws.col.Info"])
+    # and the monitor client's PING is still answered and paired
+    pong = [r for r in rows if any(i.startswith("PONG") for i in r["_ws.col.Info"])]
+    assert len(pong) == 1 and pong[0]["resp.response_to"]
 
 
 def test_pubsub_messages_are_not_paired():
