@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and runs the whole test suite (unit tests, then pytest).
+# Installs dependencies, builds, and runs the whole test suite: unit tests and seed replays,
+# 20 s of libFuzzer per core harness (clang), then pytest (its dissector fuzz test uses the
+# sanitized plugin built here in build-asan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
