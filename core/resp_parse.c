@@ -364,7 +364,13 @@ static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
         case RESP_SIMPLE_STRING:
         case RESP_ERROR:
         case RESP_BIG_NUMBER:
-            found = find_crlf(&ps, pos + 1, RESP_MAX_BULK_LEN, &cr);
+            /* a long line shows its length only at its end; inside an aggregate it is
+             * bounded, so that waiting for it cannot be drawn out (a top-level one can be
+             * shown as it comes instead) */
+            found = find_crlf(&ps, pos + 1, ps.sp ? RESP_MAX_NESTED_LINE : RESP_MAX_BULK_LEN, &cr);
+            if (found < 0 && ps.sp && len - (pos + 1) >= RESP_MAX_NESTED_LINE &&
+                !memchr(buf + pos + 1, '\n', RESP_MAX_NESTED_LINE))
+                return bad(&ps, pos, RESP_ERR_TOO_LARGE);
             break;
         case RESP_INTEGER:
         case RESP_NULL:

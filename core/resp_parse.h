@@ -39,6 +39,8 @@ typedef enum {
 #define RESP_MAX_BULK_LEN (512u * 1024u * 1024u) /* proto-max-bulk-len default */
 #define RESP_MAX_AGGREGATE_COUNT 0x7fffffffLL  /* larger counts are not RESP a server sends */
 #define RESP_MAX_INLINE_LEN (64u * 1024u)      /* PROTO_INLINE_MAX_SIZE */
+#define RESP_MAX_NESTED_LINE (64u * 1024u)     /* a simple string/error inside an aggregate:
+                                                  Redis's status and error replies are short */
 #define RESP_MAX_NUMBER_LINE 64                /* a length/integer line longer than this is bogus */
 
 typedef enum {

@@ -401,6 +401,27 @@ def test_long_line_over_ethernet_sized_segments_linear(shared_tmp):
 
 
 @needs_time
+def test_long_line_inside_an_aggregate_is_bounded(shared_tmp):
+    """A 4 MB simple string inside an array (no Redis reply has one), in 1460-byte segments:
+    reported as too long once it passes 64 KiB, instead of being reassembled segment by segment
+    (2 s for 4 MB before, quadratic); the PING/PONG after it still pair."""
+    conv = TcpConversation()
+    conv.send("c", PING)
+    conv.send("s", b"*1\r\n+" + b"a" * 4_000_000 + b"\r\n", segment=1460)
+    conv.send("c", PING).send("s", PONG)
+    fin(conv, "c")
+    fin(conv, "s")
+    path = conv.write(shared_tmp / "nested-line.pcap")
+    base = baseline(shared_tmp)
+    m = measure(path, "-2")
+    report("4 MB line inside an array, 1460-byte segments", "", m, base)
+    assert m["secs"] < base["secs"] + 2
+    rows = frames(path, ["resp.response_to", "_ws.expert.message"], "resp.response || resp.malformed")
+    assert any("beyond protocol limits" in msg for r in rows for msg in r["_ws.expert.message"])
+    assert rows[-1]["resp.response_to"]  # the last PONG
+
+
+@needs_time
 def test_deep_nesting(shared_tmp):
     base = baseline(shared_tmp)
     path = gen_nesting(shared_tmp / "deep.pcap", 10000)

@@ -189,6 +189,21 @@ int main(void)
     CHECK(r.status == RESP_NEED_MORE && r.partial_line == 11); /* the line being read, not the message */
     r = P("$10\r\nabc");
     CHECK(r.partial_line == 0); /* bulk data has its length */
+    {
+        /* a line inside an aggregate is bounded; a top-level one is not */
+        size_t n = RESP_MAX_NESTED_LINE + 16;
+        char *big = malloc(n + 8);
+        CHECK(big != NULL);
+        memcpy(big, "*1\r\n+", 5);
+        memset(big + 5, 'a', n - 5);
+        r = parse(big, n, 0);
+        CHECK(r.status == RESP_BAD && r.err == RESP_ERR_TOO_LARGE && r.err_offset == 4);
+        r = parse(big, RESP_MAX_NESTED_LINE, 0);
+        CHECK(r.status == RESP_NEED_MORE);
+        r = parse(big + 4, n - 4, 0);
+        CHECK(r.status == RESP_NEED_MORE && r.partial_line == n - 4);
+        free(big);
+    }
     r = P("$12");
     CHECK(r.status == RESP_NEED_MORE);
     r = parse("", 0, 0);
