@@ -126,6 +126,7 @@ typedef struct resp_request {
     gboolean discard;     /* DISCARD: drops them */
     gboolean multi;       /* MULTI: starts a transaction */
     struct resp_request *next_queued; /* in resp_conv_t.queued: answered +QUEUED */
+    guint32 txn_index;    /* its place in the transaction, so its reply's in EXEC's array */
 } resp_request_t;
 
 typedef enum {
@@ -167,6 +168,7 @@ typedef struct {
     gboolean subscribed;
     /* commands of an open MULTI that change the connection's mode, applied at EXEC */
     resp_request_t *queued, *queued_tail;
+    guint32 txn_queued; /* commands answered +QUEUED since MULTI */
     guint32 requests_since_gap; /* frames of requests enqueued after the last gap */
 } resp_conv_t;
 
@@ -307,6 +309,7 @@ typedef struct {
     gint64 third_int;
     gboolean have_third;
     guint top_children;
+    wmem_array_t *error_children; /* guint32 indices of top-level elements that are errors */
     proto_item *top_item; /* the message's protocol item and its subtree */
     proto_tree *top_tree;
     guint shown;      /* elements put in the tree */
@@ -362,6 +365,7 @@ static void walk_restart(walk_t *w)
     w->first_len = 0;
     w->have_third = FALSE;
     w->top_children = 0;
+    w->error_children = NULL;
     memset(w->trees, 0, sizeof w->trees);
     memset(w->items, 0, sizeof w->items);
 }
@@ -395,6 +399,13 @@ static void walk_element(void *ud, const resp_element_t *e)
         if (w->top_children == 2 && e->type == RESP_INTEGER) {
             w->third_int = e->count;
             w->have_third = TRUE;
+        }
+        if (e->type == RESP_ERROR || e->type == RESP_BULK_ERROR) {
+            /* EXEC's array: which queued commands failed (and so changed nothing) */
+            guint32 i = w->top_children;
+            if (!w->error_children)
+                w->error_children = wmem_array_new(w->pinfo->pool, sizeof i);
+            wmem_array_append_one(w->error_children, i);
         }
         w->top_children++;
         /* request arguments */
@@ -697,6 +708,14 @@ static gboolean is_error_reply(const walk_t *w)
     return w->have_top && (w->top.type == RESP_ERROR || w->top.type == RESP_BULK_ERROR);
 }
 
+static gboolean index_in(wmem_array_t *a, guint32 i)
+{
+    for (guint k = 0; a && k < wmem_array_get_count(a); k++)
+        if (*(const guint32 *)wmem_array_index(a, k) == i)
+            return TRUE;
+    return FALSE;
+}
+
 /* What a command that succeeded changes for the rest of the connection. */
 static void apply_effects(resp_conv_t *cd, const resp_request_t *req)
 {
@@ -777,6 +796,7 @@ static void classify_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
     if (kind && w->have_third)
         cd->subscribed = w->third_int > 0;
     if (queued) {
+        req->txn_index = cd->txn_queued++;
         if (req->hello_version || req->monitor || req->reset || req->subscribe_kind) {
             if (cd->queued_tail)
                 cd->queued_tail->next_queued = req;
@@ -788,14 +808,19 @@ static void classify_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
         apply_effects(cd, req);
     }
     /* a new transaction, or RESET (which runs at once and drops an open one): nothing queued */
-    if ((req->multi || req->reset) && !error && !queued)
+    if ((req->multi || req->reset) && !error && !queued) {
         cd->queued = cd->queued_tail = NULL;
+        cd->txn_queued = 0;
+    }
     if (req->exec || req->discard) {
-        /* EXEC's array holds the queued commands' replies; nil or an error: none ran */
+        /* EXEC's array holds the queued commands' replies, in order; nil or an error: none
+         * ran. A command whose reply there is an error changed nothing. */
         if (req->exec && (t->type == RESP_ARRAY || t->type == RESP_PUSH) && !t->is_null)
             for (resp_request_t *q = cd->queued; q; q = q->next_queued)
-                apply_effects(cd, q);
+                if (!index_in(w->error_children, q->txn_index))
+                    apply_effects(cd, q);
         cd->queued = cd->queued_tail = NULL;
+        cd->txn_queued = 0;
     }
 }
 
@@ -1259,6 +1284,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             /* replies were lost: which outstanding requests they answered is unknown */
             cd->head = cd->tail = NULL;
             cd->queued = cd->queued_tail = NULL;
+            cd->txn_queued = 0;
         }
         note_gap(cd, pinfo);
     }

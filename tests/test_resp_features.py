@@ -401,3 +401,23 @@ def test_reset_drops_what_a_transaction_queued(shared_tmp):
     cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
     paired = [cmds[r["resp.response_to"][0]] for r in rows if r["resp.response_to"]]
     assert paired == ["MULTI", "SUBSCRIBE", "RESET", "MULTI", "GET", "EXEC", "LRANGE"]
+
+
+def test_queued_command_that_fails_in_exec_changes_nothing(shared_tmp):
+    # As redis-server 7.0.15 (requirepass secret) answered: HELLO 3 with a wrong password,
+    # queued in MULTI, fails inside EXEC's array, so the connection stays RESP2; the SUBSCRIBE
+    # next to it ran, so PING is answered in subscribed RESP2 form and still paired.
+    path = _dialogue(shared_tmp / "exec-error.pcap", [
+        (b"AUTH secret\r\n", b"+OK\r\n"),
+        (b"MULTI\r\n", b"+OK\r\n"),
+        (b"HELLO 3 AUTH default nope\r\n", b"+QUEUED\r\n"),
+        (b"SUBSCRIBE ch\r\n", b"+QUEUED\r\n"),
+        (b"EXEC\r\n", b"*2\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+                      b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"),
+        (b"PING\r\n", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"),
+    ])
+    rows = frames(path, ["frame.number", "resp.command", "resp.response_to", "resp.version"], "resp")
+    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
+    paired = [(cmds[r["resp.response_to"][0]], r["resp.version"][0]) for r in rows if r["resp.response_to"]]
+    assert paired == [("AUTH", "2"), ("MULTI", "2"), ("HELLO", "2"), ("SUBSCRIBE", "2"),
+                      ("EXEC", "2"), ("PING", "2")]
