@@ -332,6 +332,13 @@ def test_lost_reply_segment_never_pairs_later_replies_wrongly(dropped, last_pair
         assert "Response whose request is not in the capture" in last["_ws.expert.message"]
 
 
+def _paired_with_version(path):
+    """(command answered, RESP version) for every paired reply, in order."""
+    rows = frames(path, ["frame.number", "resp.command", "resp.response_to", "resp.version"], "resp")
+    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
+    return [(cmds[r["resp.response_to"][0]], r["resp.version"][0]) for r in rows if r["resp.response_to"]]
+
+
 def _dialogue(path, exchanges):
     conv = TcpConversation()
     for cmd, reply in exchanges:
@@ -356,9 +363,7 @@ def test_queued_and_refused_commands_take_one_reply(shared_tmp):
                       b"$7\r\nmodules\r\n*0\r\n"),
         (b"PING\r\n", b"+PONG\r\n"),
     ])
-    rows = frames(path, ["frame.number", "resp.command", "resp.response_to", "resp.version"], "resp")
-    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
-    paired = [(cmds[r["resp.response_to"][0]], r["resp.version"][0]) for r in rows if r["resp.response_to"]]
+    paired = _paired_with_version(path)
     assert paired == [("MULTI", "2"), ("SUBSCRIBE", "2"), ("HELLO", "2"), ("EXEC", "3"), ("PING", "3")]
 
     path = _dialogue(shared_tmp / "refused.pcap", [
@@ -367,9 +372,7 @@ def test_queued_and_refused_commands_take_one_reply(shared_tmp):
                              b"used as arguments\r\n"),  # as user u after ACL SETUSER u ... resetchannels
         (b"PING\r\n", b"+PONG\r\n"),
     ])
-    rows = frames(path, ["frame.number", "resp.command", "resp.response_to", "resp.version"], "resp")
-    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
-    paired = [(cmds[r["resp.response_to"][0]], r["resp.version"][0]) for r in rows if r["resp.response_to"]]
+    paired = _paired_with_version(path)
     assert paired == [("HELLO", "2"), ("SUBSCRIBE", "2"), ("PING", "2")]
 
 
@@ -397,9 +400,7 @@ def test_reset_drops_what_a_transaction_queued(shared_tmp):
         (b"EXEC\r\n", b"*1\r\n$-1\r\n"),
         (b"LRANGE l 0 -1\r\n", b"*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n"),
     ])
-    rows = frames(path, ["frame.number", "resp.command", "resp.response_to"], "resp")
-    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
-    paired = [cmds[r["resp.response_to"][0]] for r in rows if r["resp.response_to"]]
+    paired = [cmd for cmd, _ in _paired_with_version(path)]
     assert paired == ["MULTI", "SUBSCRIBE", "RESET", "MULTI", "GET", "EXEC", "LRANGE"]
 
 
@@ -416,8 +417,6 @@ def test_queued_command_that_fails_in_exec_changes_nothing(shared_tmp):
                       b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"),
         (b"PING\r\n", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"),
     ])
-    rows = frames(path, ["frame.number", "resp.command", "resp.response_to", "resp.version"], "resp")
-    cmds = {r["frame.number"][0]: r["resp.command"][0] for r in rows if r["resp.command"]}
-    paired = [(cmds[r["resp.response_to"][0]], r["resp.version"][0]) for r in rows if r["resp.response_to"]]
+    paired = _paired_with_version(path)
     assert paired == [("AUTH", "2"), ("MULTI", "2"), ("HELLO", "2"), ("SUBSCRIBE", "2"),
                       ("EXEC", "2"), ("PING", "2")]
