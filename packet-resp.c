@@ -342,9 +342,11 @@ static const char *short_value(wmem_allocator_t *pool, const guint8 *p, size_t n
 static void alloc_args(walk_t *w, const resp_element_t *top)
 {
     size_t cap = w->length / 2 + 1;
-    if (top->type == RESP_ARRAY)
-        cap = top->count > 0 && (guint64)top->count < cap ? (size_t)top->count : (top->count > 0 ? cap : 0);
-    else if (top->type != RESP_INLINE)
+    if (top->type == RESP_ARRAY && top->count <= 0)
+        cap = 0;
+    else if (top->type == RESP_ARRAY && (guint64)top->count < cap)
+        cap = (size_t)top->count;
+    else if (top->type != RESP_ARRAY && top->type != RESP_INLINE)
         cap = 0;
     wmem_allocator_t *pool = w->pinfo->pool;
     w->arg_cap = (guint)cap;
@@ -708,14 +710,6 @@ static gboolean is_error_reply(const walk_t *w)
     return w->have_top && (w->top.type == RESP_ERROR || w->top.type == RESP_BULK_ERROR);
 }
 
-static gboolean index_in(wmem_array_t *a, guint32 i)
-{
-    for (guint k = 0; a && k < wmem_array_get_count(a); k++)
-        if (*(const guint32 *)wmem_array_index(a, k) == i)
-            return TRUE;
-    return FALSE;
-}
-
 /* What a command that succeeded changes for the rest of the connection. */
 static void apply_effects(resp_conv_t *cd, const resp_request_t *req)
 {
@@ -815,10 +809,16 @@ static void classify_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
     if (req->exec || req->discard) {
         /* EXEC's array holds the queued commands' replies, in order; nil or an error: none
          * ran. A command whose reply there is an error changed nothing. */
-        if (req->exec && (t->type == RESP_ARRAY || t->type == RESP_PUSH) && !t->is_null)
-            for (resp_request_t *q = cd->queued; q; q = q->next_queued)
-                if (!index_in(w->error_children, q->txn_index))
+        if (req->exec && (t->type == RESP_ARRAY || t->type == RESP_PUSH) && !t->is_null) {
+            /* both go up by place in the transaction: one pass over each */
+            guint k = 0, nerr = w->error_children ? wmem_array_get_count(w->error_children) : 0;
+            for (resp_request_t *q = cd->queued; q; q = q->next_queued) {
+                while (k < nerr && *(const guint32 *)wmem_array_index(w->error_children, k) < q->txn_index)
+                    k++;
+                if (k == nerr || *(const guint32 *)wmem_array_index(w->error_children, k) != q->txn_index)
                     apply_effects(cd, q);
+            }
+        }
         cd->queued = cd->queued_tail = NULL;
         cd->txn_queued = 0;
     }

@@ -751,6 +751,28 @@ def sc_pubsub(a):
             "in the truth."), {}
 
 
+def monitor_until(mon, marker):
+    """Monitor lines read until one holds marker (bounded wait)."""
+    lines = []
+    deadline = time.monotonic() + IO_TIMEOUT
+    while not any(marker in l for l in lines):
+        expect(time.monotonic() < deadline, "TCP monitor did not see the commands")
+        lines.append(str(mon.read()))
+    return lines
+
+
+def monitor_ping_and_quit(mon, w):
+    """PING on the monitoring connection until its PONG, then both connections QUIT."""
+    deadline = time.monotonic() + IO_TIMEOUT
+    mon.send("PING")
+    while mon.read() != "PONG":
+        expect(time.monotonic() < deadline, "no PONG on the TCP monitor")
+    w.call("QUIT")
+    mon.call("QUIT")
+    w.close()
+    mon.close()
+
+
 def sc_monitor(a):
     mon = Conn.tcp(a.port)
     expect(mon.call("MONITOR") == "OK", "tcp monitor")
@@ -764,18 +786,8 @@ def sc_monitor(a):
         w.call(*cmd)
     redis_cli(a.port, ["SET", "mon:cli", "from redis-cli"])
     # The TCP monitor shows 'PING' of its own connection, too.
-    lines = []
-    deadline = time.monotonic() + IO_TIMEOUT
-    while not any(b'"mon:cli"' in l for l in lines):
-        expect(time.monotonic() < deadline, "TCP monitor did not see the commands")
-        lines.append(mon.read().encode())
-    mon.send("PING")
-    while mon.read() != "PONG":
-        expect(time.monotonic() < deadline, "no PONG on the TCP monitor")
-    w.call("QUIT")
-    mon.call("QUIT")
-    w.close()
-    mon.close()
+    monitor_until(mon, '"mon:cli"')
+    monitor_ping_and_quit(mon, w)
     return ("Connection 1 (first port in connections): a TCP client that sends "
             "MONITOR (hidden from MONITOR itself: admin command), then receives "
             "the monitor stream as RESP2 simple strings (+<ts> [0 127.0.0.1:port] "
@@ -797,20 +809,10 @@ def sc_monitorbig(a):
     value = "0123456789abcdef" * (MONITOR_BIG_VALUE // 16)  # printable: shown as it is
     expect(w.call("SET", "mon:big", value) == "OK", "SET mon:big")
     w.call("GET", "mon:small")
-    lines = []
-    deadline = time.monotonic() + IO_TIMEOUT
-    while not any('"mon:small"' in l for l in lines):
-        expect(time.monotonic() < deadline, "TCP monitor did not see the commands")
-        lines.append(str(mon.read()))
+    lines = monitor_until(mon, '"mon:small"')
     big = [l for l in lines if '"mon:big"' in l]
     expect(len(big) == 1 and len(big[0]) > MONITOR_BIG_VALUE, "one long monitor line for the SET")
-    mon.send("PING")
-    while mon.read() != "PONG":
-        expect(time.monotonic() < deadline, "no PONG on the TCP monitor")
-    w.call("QUIT")
-    mon.call("QUIT")
-    w.close()
-    mon.close()
+    monitor_ping_and_quit(mon, w)
     return ("Connection 1: a TCP client that sends MONITOR, receives the monitor stream "
             "(the line for the SET below is over 2 MB: one RESP simple string over many "
             "segments), sends PING while monitoring, then QUIT. Connection 2: a raw-socket "
