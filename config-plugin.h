@@ -1,5 +1,8 @@
 /* config-plugin.h — included first by every dissector file of the plugin.
  *
+ * Every difference between the Wireshark releases the plugin builds for (4.0, 4.2, 4.4, 4.6)
+ * is settled here, so that the dissector files read the same on all of them.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef CONFIG_PLUGIN_H
@@ -11,11 +14,27 @@
 
 #include <wireshark.h>
 
-/* Wireshark 4.2 renamed a few things; keep version differences here. */
-#if WIRESHARK_VERSION_MAJOR > 4 || (WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR >= 2)
-#define RSP_HEUR_BOOL bool
+#define RSP_WS_AT_LEAST(major, minor)                                                          \
+    (WIRESHARK_VERSION_MAJOR > (major) ||                                                      \
+     (WIRESHARK_VERSION_MAJOR == (major) && WIRESHARK_VERSION_MINOR >= (minor)))
+
+#if RSP_WS_AT_LEAST(4, 2)
+/* 4.2 moved callback and preference types from gboolean to bool: heuristic dissectors, UAT
+ * update callbacks and the variables behind boolean preferences. */
+typedef bool rsp_bool;
+/* format_text() takes const char * from 4.2 on (const guchar * before). */
+typedef char rsp_text_char;
+/* 4.2 can show a plugin's type in `tshark -G plugins`. */
+#define RSP_HAVE_PLUGIN_DESCRIBE 1
 #else
-#define RSP_HEUR_BOOL gboolean
+typedef gboolean rsp_bool;
+typedef guchar rsp_text_char;
+#define RSP_HAVE_PLUGIN_DESCRIBE 0
+/* The accessors were renamed in 4.2; the plugin uses the new names. */
+#define tvb_get_uint8 tvb_get_guint8
 #endif
+
+/* format_text() over raw bytes, whichever pointer type this release's prototype wants. */
+#define rsp_format_text(pool, bytes, len) format_text((pool), (const rsp_text_char *)(bytes), (len))
 
 #endif

@@ -36,6 +36,7 @@
 
 static int proto_resp = -1;
 static dissector_handle_t resp_handle;
+static gboolean resp_registered_here; /* this Wireshark has no built-in RESP dissector */
 static dissector_handle_t resp_stream_entry; /* for decrypted streams, see packet-resp.h */
 
 /* Fields shared with the built-in dissector: same names, same types. */
@@ -94,7 +95,7 @@ static expert_field ei_resp_elements_not_shown = EI_INIT;
 static expert_field ei_resp_line_continues = EI_INIT;
 
 /* Preferences */
-static gboolean resp_desegment_own = TRUE; /* used only when we registered the protocol */
+static rsp_bool resp_desegment_own = TRUE; /* used only when we registered the protocol */
 static pref_t *resp_desegment_pref;        /* the built-in's "desegment_data", when adopted */
 static guint resp_value_display_len = 64;
 /* Elements of one message put in the tree: each takes up to 3 items, and one reply of
@@ -277,7 +278,7 @@ static const char *upper_name(wmem_allocator_t *pool, const guint8 *p, size_t n)
 {
     if (n > 64)
         n = 64;
-    char *s = format_text(pool, p, n);
+    char *s = rsp_format_text(pool, p, n);
     for (char *c = s; *c; c++)
         *c = g_ascii_toupper(*c);
     return s;
@@ -333,8 +334,8 @@ static int element_hf(resp_type_t t, int *len_hf)
 static const char *short_value(wmem_allocator_t *pool, const guint8 *p, size_t n, size_t max)
 {
     if (n <= max)
-        return format_text(pool, p, n);
-    return wmem_strdup_printf(pool, "%s… [%zu bytes]", format_text(pool, p, max), n);
+        return rsp_format_text(pool, p, n);
+    return wmem_strdup_printf(pool, "%s… [%zu bytes]", rsp_format_text(pool, p, max), n);
 }
 
 /* Room for a request's arguments: the declared count, bounded by the bytes present (each
@@ -445,17 +446,17 @@ static void walk_element(void *ud, const resp_element_t *e)
         /* whole values are formatted only for a visible tree or a filter that uses them */
         if (proto_field_is_referenced(tree, hf_resp_string))
             ti = proto_tree_add_string(tree, hf_resp_string, tvb, off, span,
-                                       format_text(pool, data, e->data_len));
+                                       rsp_format_text(pool, data, e->data_len));
         break;
     case RESP_ERROR:
         if (proto_field_is_referenced(tree, hf_resp_error))
             ti = proto_tree_add_string(tree, hf_resp_error, tvb, off, span,
-                                       format_text(pool, data, e->data_len));
+                                       rsp_format_text(pool, data, e->data_len));
         break;
     case RESP_BULK_ERROR:
         ti = proto_tree_add_string(tree, hf_resp_bulk_error, tvb, off,
                                    MIN(span + dlen + 2, tvb_captured_length_remaining(tvb, off)),
-                                   format_text(pool, data, e->data_len));
+                                   rsp_format_text(pool, data, e->data_len));
         break;
     case RESP_INTEGER:
         ti = proto_tree_add_int64(tree, hf_resp_integer, tvb, off, span, e->count);
@@ -467,14 +468,14 @@ static void walk_element(void *ud, const resp_element_t *e)
         ti = proto_tree_add_boolean(tree, hf_resp_boolean, tvb, off, span, (guint32)e->count);
         break;
     case RESP_DOUBLE: {
-        char *s = format_text(pool, data, e->data_len);
+        char *s = rsp_format_text(pool, data, e->data_len);
         gdouble v = g_ascii_strtod(s, NULL); /* understands inf, -inf and nan */
         ti = proto_tree_add_double(tree, hf_resp_double, tvb, off, span, v);
         break;
     }
     case RESP_BIG_NUMBER:
         ti = proto_tree_add_string(tree, hf_resp_big_number, tvb, off, span,
-                                   format_text(pool, data, e->data_len));
+                                   rsp_format_text(pool, data, e->data_len));
         break;
     case RESP_BULK_STRING:
     case RESP_VERBATIM: {
@@ -494,8 +495,8 @@ static void walk_element(void *ud, const resp_element_t *e)
             proto_item_append_text(ti, ": [incomplete]");
         } else if (verb) {
             proto_tree_add_string(st, hf_resp_verbatim_format, tvb, doff, 3,
-                                  format_text(pool, data, 3));
-            proto_item_append_text(ti, " (%s): %s", format_text(pool, data, 3),
+                                  rsp_format_text(pool, data, 3));
+            proto_item_append_text(ti, " (%s): %s", rsp_format_text(pool, data, 3),
                                    short_value(pool, data + 4, e->data_len - 4,
                                                resp_value_display_len));
             proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff + 4,
@@ -599,7 +600,7 @@ static const char *reply_summary(walk_t *w)
     case RESP_BOOLEAN:
         return e->count ? "(true)" : "(false)";
     case RESP_DOUBLE:
-        return wmem_strdup_printf(pool, "(double) %s", format_text(pool, d, e->data_len));
+        return wmem_strdup_printf(pool, "(double) %s", rsp_format_text(pool, d, e->data_len));
     case RESP_BIG_NUMBER:
         return wmem_strdup_printf(pool, "(big number) %s",
                                   short_value(pool, d, e->data_len, RESP_INFO_ARG_MAX));
@@ -838,7 +839,7 @@ static void add_key(size_t i, void *ud)
     if (i >= w->argc)
         return;
     proto_tree_add_string(k->tree, hf_resp_key, w->tvb, w->arg_off[i], w->arg_span[i],
-                          format_text(w->pinfo->pool, w->argv[i], w->arg_len[i]));
+                          rsp_format_text(w->pinfo->pool, w->argv[i], w->arg_len[i]));
 }
 
 static unsigned long add_message_items(walk_t *w, proto_tree *rt, proto_item *ti,
@@ -1000,7 +1001,7 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         if (proto_field_is_referenced(rt, hf_resp_argument))
             for (guint i = 1; i < w->argc; i++)
                 proto_tree_add_string(rt, hf_resp_argument, tvb, w->arg_off[i], w->arg_span[i],
-                                      format_text(pinfo->pool, w->argv[i], w->arg_len[i]));
+                                      rsp_format_text(pinfo->pool, w->argv[i], w->arg_len[i]));
         info_append_request(w, cmd, sub);
     } else if (is_request) {
         if (w->top.type == RESP_INLINE && w->top.count == 0)
@@ -1460,7 +1461,7 @@ static int dissect_resp_stream(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
 
 /* ---- heuristic ----------------------------------------------------------------------- */
 
-static RSP_HEUR_BOOL dissect_resp_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+static rsp_bool dissect_resp_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     size_t n = tvb_captured_length(tvb);
     if (n < 4)
@@ -1549,7 +1550,8 @@ void proto_register_resp_plugin(void)
 
     /* Adopt the built-in "resp" protocol when this Wireshark has one. */
     proto_resp = proto_get_id_by_filter_name("resp");
-    if (proto_resp == -1)
+    resp_registered_here = proto_resp == -1;
+    if (resp_registered_here)
         proto_resp = proto_register_protocol("REdis Serialization Protocol", "RESP", "resp");
     proto_register_field_array(proto_resp, hf, array_length(hf));
     proto_register_subtree_array(ett, array_length(ett));
@@ -1576,28 +1578,49 @@ void proto_register_resp_plugin(void)
                                    "(and its filters); each takes up to 3 of Wireshark's items per packet",
                                    10, &resp_max_elements_shown);
 
-    resp_handle = register_dissector("resp", dissect_resp, proto_resp);
+    /* The name "resp" is the built-in's from 4.2 on; ours then goes by the protocol alone
+     * (resp_is_resp_handle() lets other files of the plugin treat both as ours). */
+    if (find_dissector("resp"))
+        resp_handle = create_dissector_handle(dissect_resp, proto_resp);
+    else
+        resp_handle = register_dissector("resp", dissect_resp, proto_resp);
     resp_stream_entry = create_dissector_handle(dissect_resp_stream, proto_resp);
+}
+
+/* Wireshark has its own basic RESP dissector (4.0 and later), whose protocol, fields and
+ * preferences this plugin adopts. Its handle stays where Wireshark put it — on tcp.port
+ * 6379, behind the resp.tcp.port preference, in Decode As, and (from 4.2) under the name
+ * "resp" — so that every way of choosing RESP keeps working. Before each dissection pass,
+ * every tcp.port entry that leads to a handle of the resp protocol other than ours is pointed
+ * at ours; the port preference, Decode As and `-d` have all been applied by then. */
+static void resp_collect_foreign_ports(const char *table _U_, ftenum_t type _U_, gpointer key,
+                                       gpointer value, gpointer user_data)
+{
+    dissector_handle_t h = dtbl_entry_get_handle((dtbl_entry_t *)value);
+    if (h && h != resp_handle && dissector_handle_get_protocol_index(h) == proto_resp)
+        g_array_append_val((GArray *)user_data, key);
+}
+
+static void resp_take_over_ports(void)
+{
+    GArray *ports = g_array_new(FALSE, FALSE, sizeof(gpointer));
+    dissector_table_foreach("tcp.port", resp_collect_foreign_ports, ports);
+    for (guint i = 0; i < ports->len; i++)
+        dissector_change_uint("tcp.port", GPOINTER_TO_UINT(g_array_index(ports, gpointer, i)), resp_handle);
+    g_array_free(ports, TRUE);
+}
+
+gboolean resp_is_resp_handle(dissector_handle_t h)
+{
+    return h && dissector_handle_get_protocol_index(h) == proto_resp;
 }
 
 void proto_reg_handoff_resp_plugin(void)
 {
-    dissector_table_t tcp_port = find_dissector_table("tcp.port");
-    dissector_handle_t builtin = dissector_get_uint_handle(tcp_port, RESP_DEFAULT_PORT);
-
-    if (builtin && builtin != resp_handle &&
-        dissector_handle_get_protocol_index(builtin) == proto_resp) {
-        /* Take the built-in's place in tcp.port's Decode As list, so that "resp" names one
-         * dissector there (and the resp.tcp.port preference, which looks it up by
-         * description, moves our handle), then on its ports. */
-        for (GSList *l = dissector_table_get_dissector_handles(tcp_port); l; l = l->next)
-            if (l->data == (gpointer)builtin)
-                l->data = (gpointer)resp_handle;
-        dissector_delete_all("tcp.port", builtin);
-        dissector_add_uint("tcp.port", RESP_DEFAULT_PORT, resp_handle);
-    } else {
+    /* Without a built-in there is no port preference yet: register it ourselves. */
+    if (resp_registered_here)
         dissector_add_uint_with_preference("tcp.port", RESP_DEFAULT_PORT, resp_handle);
-    }
+    register_init_routine(resp_take_over_ports);
     heur_dissector_add("tcp", dissect_resp_heur, "RESP (Redis) over TCP", "resp_tcp", proto_resp,
                        HEURISTIC_ENABLE);
 }

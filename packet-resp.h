@@ -10,8 +10,12 @@
 void proto_register_resp_plugin(void);
 void proto_reg_handoff_resp_plugin(void);
 
-/* The plugin's RESP handle, as registered on tcp.port and for Decode As. */
+/* The plugin's RESP handle. */
 dissector_handle_t resp_dissector_handle(void);
+
+/* Whether h belongs to the resp protocol: ours, or the built-in's that ours stands in for
+ * (find_dissector("resp") returns the built-in's from Wireshark 4.2 on). */
+gboolean resp_is_resp_handle(dissector_handle_t h);
 
 /* The same dissector for a byte stream another dissector reassembles (decrypted spiped):
  * pass a resp_stream_info_t as data. It honours pinfo->can_desegment like TCP's callers. */

@@ -326,7 +326,7 @@ static void key_uat_free(void *r)
     g_free(row->path);
 }
 
-static gboolean key_uat_update(void *r, char **err)
+static rsp_bool key_uat_update(void *r, char **err)
 {
     key_uat_row_t *row = (key_uat_row_t *)r;
     if (!row->path || !*row->path) {
@@ -542,7 +542,7 @@ static dissector_handle_t choose_inner(spiped_conv_t *sc, const guint8 *p, guint
     if (!h)
         h = d == DIR_TO_SERVER && resp_looks_like_request(p, n) ? resp_dissector_handle() : data_handle;
     /* our RESP gets the stream through its entry that understands gaps */
-    return h == resp_dissector_handle() ? resp_stream_handle() : h;
+    return resp_is_resp_handle(h) ? resp_stream_handle() : h;
 }
 
 /* Hands [data, data+len) to the inner dissector; returns how many bytes it consumed and sets
@@ -778,7 +778,7 @@ static int not_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void 
     proto_item *ti = proto_tree_add_item(tree, proto_spiped, tvb, 0, 0, ENC_NA);
     expert_add_info(pinfo, ti, &ei_spiped_not_spiped);
     dissector_handle_t h = resp_looks_like_command(tvb_get_ptr(tvb, 0, -1), tvb_captured_length(tvb)) ||
-                                   (d == DIR_TO_CLIENT && tvb_captured_length(tvb) && tvb_get_guint8(tvb, 0) == '*')
+                                   (d == DIR_TO_CLIENT && tvb_captured_length(tvb) && tvb_get_uint8(tvb, 0) == '*')
                                ? resp_dissector_handle() : data_handle;
     conversation_set_dissector(find_or_create_conversation(pinfo), h);
     return call_dissector_with_data(h, tvb, pinfo, tree, data);
@@ -938,7 +938,7 @@ static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
 
 /* A tunnel on any port: the first message each way is a 32-byte nonce, the second a 288-byte
  * key exchange whose number is below p (and whose MAC checks out, when a key is set). */
-static RSP_HEUR_BOOL dissect_spiped_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+static rsp_bool dissect_spiped_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     struct tcpinfo *tcpinfo = (struct tcpinfo *)data;
     struct tcp_analysis *tcpd = get_tcp_conversation_data(NULL, pinfo);

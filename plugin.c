@@ -6,6 +6,9 @@
 #include "config-plugin.h"
 
 #include <epan/proto.h>
+#if RSP_HAVE_PLUGIN_DESCRIBE
+#include <wsutil/plugins.h>
+#endif
 
 #include "packet-resp.h"
 #include "packet-spipe.h"
@@ -19,6 +22,16 @@ WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
 
 WS_DLL_PUBLIC void plugin_register(void);
+
+#if RSP_HAVE_PLUGIN_DESCRIBE
+/* The type `tshark -G plugins` shows ("dissector"). */
+WS_DLL_PUBLIC uint32_t plugin_describe(void);
+
+uint32_t plugin_describe(void)
+{
+    return WS_PLUGIN_DESC_DISSECTOR;
+}
+#endif
 
 void plugin_register(void)
 {

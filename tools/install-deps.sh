@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what building and testing the plugin needs on Debian 12 (as root, or via sudo).
+# Installs what building, testing and packaging the plugin needs on Debian 12, 13 or sid (as
+# root, or via sudo). Each release brings its own Wireshark (4.0, 4.4, 4.6).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libglib2.0-dev libgcrypt20-dev
       wireshark-dev libwireshark-dev tshark wireshark-common
       python3-pytest python3-redis redis-server redis-tools spiped tcpdump netcat-openbsd
-      util-linux time valgrind clang libclang-rt-14-dev)
+      util-linux iproute2 time valgrind clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -107,7 +107,7 @@ run_one() {
         --num-callers=50 --log-file="$log" \
         tshark -n -r "$f" "${opts[@]}" >/dev/null 2>"$log.stderr" || rc=$?
     end=$(date +%s.%N)
-    printf '%s %s %s %s\n' "$name" "$mode" "$rc" "$(echo "$end - $start" | bc)" > "$log.result"
+    printf '%s %s %s %s\n' "$name" "$mode" "$rc" "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')" > "$log.result"
 }
 
 echo "valgrind-captures: $(valgrind --version), plugin $so, ${#captures[@]} captures, modes: $modes, jobs $jobs"
