@@ -13,6 +13,22 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "test-captures"
 TSHARK = ROOT / "tools" / "tshark-plugin"
 SEP = "\x1f"  # between occurrences of a field in one frame
+# Every tshark run of the suite aborts on a dissector bug (as Wireshark's own fuzz tests do),
+# so that a bug report can never pass unnoticed in some test's stderr.
+os.environ["WIRESHARK_ABORT_ON_DISSECTOR_BUG"] = "1"
+
+
+def _boolean_spelling():
+    """How this tshark prints a boolean field: "1"/"0" on 4.0, "True"/"False" from 4.4 on.
+    Read off the handshake of a bundled capture (SYN, SYN/ACK, ACK) rather than guessed."""
+    out = subprocess.run(["tshark", "-n", "-r", str(CAPTURES / "resp-basic.pcap"), "-c", "3", "-T", "fields",
+                          "-e", "tcp.flags.syn"], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, HOME=tempfile.gettempdir())).stdout.split()
+    assert len(out) == 3 and out[0] == out[1] != out[2], out
+    return out[0], out[2]
+
+
+TRUE, FALSE = _boolean_spelling()
 
 
 def tshark(*args, timeout=600, check=True):

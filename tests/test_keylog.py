@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import CAPTURES, ROOT, frames, tshark, values
+from conftest import CAPTURES, FALSE, ROOT, TRUE, frames, tshark, values
 
 KEY = str(CAPTURES / "spiped-test.key")
 PORT = ["-o", "spiped.tcp.port:6489"]
@@ -54,14 +54,14 @@ def check_decrypts(pcap, keylog, truth_path, extra=()):
 def test_committed_capture_decrypts_with_its_key_log(side):
     base = CAPTURES / f"spiped-fs-keylog-{side}"
     check_decrypts(f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json")
-    assert set(values(f"{base}.pcap", "spiped.keylog", extra=opts(f"{base}.keylog"))) == {"1"}
+    assert set(values(f"{base}.pcap", "spiped.keylog", extra=opts(f"{base}.keylog"))) == {TRUE}
 
 
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_key_file_alone_verifies_but_does_not_decrypt(side):
     pcap = str(CAPTURES / f"spiped-fs-keylog-{side}.pcap")
-    assert set(values(pcap, "spiped.key_verified", extra=opts())) == {"1"}
-    assert set(values(pcap, "spiped.forward_secrecy", extra=opts())) == {"1"}
+    assert set(values(pcap, "spiped.key_verified", extra=opts())) == {TRUE}
+    assert set(values(pcap, "spiped.forward_secrecy", extra=opts())) == {TRUE}
     msgs = values(pcap, "_ws.expert.message", "spiped.dh", opts())
     assert sum("Forward-secret session" in m for m in msgs) == 3
     assert values(pcap, "spiped.decrypted", extra=opts()) == []
@@ -116,5 +116,5 @@ def test_live_tunnel_with_preloaded_helper(side, shared_tmp):
     for f in (f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json"):
         os.chmod(f, 0o644)
     check_decrypts(f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json", TCP_OOO)
-    assert set(values(f"{base}.pcap", "spiped.key_verified", extra=opts())) == {"1"}
+    assert set(values(f"{base}.pcap", "spiped.key_verified", extra=opts())) == {TRUE}
     assert values(f"{base}.pcap", "spiped.decrypted", extra=opts()) == []

@@ -1,11 +1,12 @@
 """RESP dissector behaviours, each on the real capture that exercises it (plus hand-built edge
 cases where a real server would not send such bytes)."""
+import re
 import subprocess
 import time
 
 import pytest
 
-from conftest import CAPTURES, frames, truth, tshark, values
+from conftest import CAPTURES, FALSE, TRUE, frames, truth, tshark, values
 from pcapgen import TcpConversation
 
 
@@ -151,7 +152,7 @@ def test_resp3_types_and_version():
     doubles = values(c, "resp.double")
     assert "inf" in [d.lower() for d in doubles] or "Infinity" in doubles
     assert values(c, "resp.verbatim_string.format") == ["txt", "txt"]
-    assert set(values(c, "resp.boolean")) == {"1", "0"}
+    assert set(values(c, "resp.boolean")) == {TRUE, FALSE}
     # the push that precedes a reply is not taken for the reply
     rows = frames(c, ["resp.push", "resp.response_to"], "resp.push")
     assert rows and all(len(r["resp.response_to"]) == len(r["resp.push"]) == 1 or
@@ -200,6 +201,26 @@ def test_other_port_by_heuristic_and_decode_as():
     p = tshark("-r", c, *off, "-d", "tcp.port==7380,resp", "-T", "fields", "-e", "resp.command")
     assert "INCR" in p.stdout
     assert "matched" not in p.stderr and "same dissector name" not in p.stderr
+
+
+def test_port_preference_routes_to_the_plugin():
+    # resp.tcp.port belongs to Wireshark's built-in RESP registration (4.0 to 4.6): the ports it
+    # names must still reach the plugin (RESP3, inline commands, resp.command)
+    c = cap("resp-otherport")
+    off = ["--disable-heuristic", "resp_tcp"]
+    cmds = values(c, "resp.command", extra=off + ["-o", "resp.tcp.port:7380"])
+    assert cmds.count("INCR") == 2 and "HGETALL" in cmds
+
+
+def test_plugin_registers_without_a_word_on_stderr():
+    p = tshark("-G", "plugins")
+    assert p.stderr == ""
+    assert re.search(r"^redis_spiped\.so\s+\S+\s+dissector\s", p.stdout, re.M), p.stdout
+    p = tshark("-G", "fields")
+    assert p.stderr == ""
+    # the built-in's fields and the plugin's, under one protocol
+    names = {line.split("\t")[2] for line in p.stdout.splitlines() if line.startswith("F\t")}
+    assert {"resp.bulk_string.value", "resp.array.length", "resp.command", "resp.key"} <= names
 
 
 def test_midstream_capture_resynchronises_without_garbage():

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import CAPTURES, frames, truth, tshark, values
+from conftest import CAPTURES, FALSE, TRUE, frames, truth, tshark, values
 
 KEY = str(CAPTURES / "spiped-test.key")
 WRONG = str(CAPTURES / "spiped-wrong.key")
@@ -41,7 +41,7 @@ def test_handshake_and_records_without_key():
         for n in r["spiped.record.number"]:
             numbers[r["spiped.direction"][0]].append(int(n))
     assert nonces == 2
-    assert dhs == ["1", "1"]  # both sides ran with -f
+    assert dhs == [TRUE, TRUE]  # both sides ran with -f
     # records are numbered from 0 in each direction, without gaps
     assert set(numbers) == {"0", "1"}
     for d, ns in numbers.items():
@@ -79,7 +79,7 @@ def test_framing_does_not_depend_on_tcp_sequence_preferences(tcp_pref):
 def test_key_verified_by_label_and_fingerprint_never_the_key():
     rows = frames(cap("spiped-fast"), ["spiped.key_verified", "spiped.key.label",
                                         "spiped.key.fingerprint"], "spiped.dh", WITH_KEY)
-    assert [v for r in rows for v in r["spiped.key_verified"]] == ["1", "1"]
+    assert [v for r in rows for v in r["spiped.key_verified"]] == [TRUE, TRUE]
     assert {v for r in rows for v in r["spiped.key.label"]} == {"key_file preference"}
     (fp,) = {v for r in rows for v in r["spiped.key.fingerprint"]}
     assert re.fullmatch(r"[0-9a-f]{16}", fp)
@@ -93,7 +93,7 @@ def test_wrong_key_is_reported_and_decrypts_nothing():
     extra = ["-o", f"spiped.key_file:{WRONG}"]
     msgs = values(cap("spiped-fast"), "_ws.expert.message", "spiped", extra)
     assert any("None of the 1 configured keys matches" in m for m in msgs)
-    assert values(cap("spiped-fast"), "spiped.key_verified", extra=extra) == ["0", "0"]
+    assert values(cap("spiped-fast"), "spiped.key_verified", extra=extra) == [FALSE, FALSE]
     assert values(cap("spiped-fast"), "spiped.decrypted", extra=extra) == []
     assert values(cap("spiped-fast"), "resp.command", extra=extra) == []
 
@@ -159,9 +159,9 @@ def test_forward_secret_session_verifies_key_but_shows_no_plaintext():
     rows = frames(cap("spiped-fs"), ["spiped.key_verified", "spiped.forward_secrecy",
                                       "spiped.dh.fast", "_ws.expert.message"], "spiped", WITH_KEY)
     verified = [v for r in rows for v in r["spiped.key_verified"]]
-    assert verified == ["1", "1"]
-    assert [v for r in rows for v in r["spiped.forward_secrecy"]] == ["1"]
-    assert [v for r in rows for v in r["spiped.dh.fast"]] == ["0", "0"]
+    assert verified == [TRUE, TRUE]
+    assert [v for r in rows for v in r["spiped.forward_secrecy"]] == [TRUE]
+    assert [v for r in rows for v in r["spiped.dh.fast"]] == [FALSE, FALSE]
     assert any("Forward-secret session" in m for r in rows for m in r["_ws.expert.message"])
     assert values(cap("spiped-fs"), "spiped.decrypted", extra=WITH_KEY) == []
     assert values(cap("spiped-fs"), "resp", extra=WITH_KEY) == []
