@@ -1,5 +1,6 @@
 """RESP dissector behaviours, each on the real capture that exercises it (plus hand-built edge
 cases where a real server would not send such bytes)."""
+import os
 import re
 import subprocess
 import time
@@ -303,12 +304,19 @@ def test_truncated_frames_are_not_malformed(shared_tmp):
     ("memcached-incr", b"incr counter 1\r\n", b"2\r\n"),
     ("pop3", b"USER bob\r\n", b"+OK POP3 ready\r\n"),
 ])
-def test_heuristic_leaves_other_protocols_alone(proto, client, server, shared_tmp):
+def test_heuristic_leaves_other_protocols_alone(proto, client, server, shared_tmp, monkeypatch):
     conv = TcpConversation(client_port=50000, server_port=9999)
     conv.send("s", server)
     conv.send("c", client)
     conv.send("s", server)
     path = conv.write(shared_tmp / f"{proto}.pcap")
+    # Wireshark 4.0's own TLS dissector fails an assertion on this hello (stock tshark, no
+    # plugin): only then is that abort switched off, for this file alone
+    stock = subprocess.run(["tshark", "-n", "-r", str(path)], capture_output=True, timeout=60,
+                           env=dict(os.environ, HOME=str(shared_tmp)))
+    if stock.returncode != 0:
+        assert b"failed assertion" in stock.stderr, stock.stderr
+        monkeypatch.delenv("WIRESHARK_ABORT_ON_DISSECTOR_BUG")
     assert values(path, "resp") == []
 
 
