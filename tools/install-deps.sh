@@ -2,7 +2,7 @@
 # Installs what building, testing and packaging the plugin needs on Debian 12, 13 or sid (as
 # root, or via sudo). Each release brings its own Wireshark (4.0, 4.4, 4.6).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libglib2.0-dev libgcrypt20-dev
+pkgs=(build-essential dpkg-dev cmake pkg-config libglib2.0-dev libgcrypt20-dev
       wireshark-dev libwireshark-dev tshark wireshark-common
       python3-pytest python3-redis redis-server redis-tools spiped tcpdump netcat-openbsd
       util-linux iproute2 time valgrind clang libclang-rt-dev)
