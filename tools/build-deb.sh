@@ -66,4 +66,5 @@ out="$build/deb/redis-spiped-wireshark_${pkgver}_$arch.deb"
 rm -f "$build"/deb/*.deb
 dpkg-deb --root-owner-group --build "$stage/root" "$out" >/dev/null
 echo "$out"
+echo "  Depends: $(dpkg-deb -f "$out" Depends)"
 dpkg-deb --contents "$out" | awk '{print "  " $NF}' | grep -v '/$'

@@ -14,4 +14,4 @@ cmake --build "$fuzz_build" -j"$(nproc)" --target fuzz_resp_parse fuzz_resp_comm
 ctest --test-dir "$fuzz_build" -R '_short$' -j2 --output-on-failure
 # The sanitized plugin (build-asan): the whole-dissector fuzz test runs tshark with it
 BUILD_DIR=build-asan tools/build.sh -DENABLE_SANITIZERS=ON
-/usr/bin/python3 -m pytest -q tests "$@"
+/usr/bin/python3 -m pytest -q -rs tests "$@"

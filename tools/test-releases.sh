@@ -26,6 +26,7 @@ suites=("$@")
 logs=${RELEASE_LOGS:-/var/tmp/release-logs}
 step_timeout=${RELEASE_STEP_TIMEOUT:-2400} # seconds, for one step
 mkdir -p "$logs"
+t_start=$(date +%s)
 summary=()
 passed=0
 failed=0
@@ -145,5 +146,6 @@ done
 echo
 echo "suite | step | result | time | tests"
 printf '%s\n' "${summary[@]}"
+echo "test-releases: ${suites[*]} in $(($(date +%s) - t_start)) s"
 echo "releases: $passed passed, $failed failed"
 [ "$failed" = 0 ]
