@@ -32,6 +32,26 @@ def test_namespace_is_wiresharks_resp_with_compatible_fields():
     assert out.count("\tREdis Serialization Protocol\tresp\t") == 1 or "\tresp\t" in out
 
 
+def _resp_field_types(out):
+    types = {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if len(cols) > 3 and cols[0] == "F" and cols[2].startswith("resp."):
+            types.setdefault(cols[2], set()).add(cols[3])
+    return types
+
+
+def test_every_field_of_this_wiresharks_builtin_keeps_its_type(shared_tmp):
+    # the built-in's fields as this release's stock tshark registers them (no plugin folder)
+    stock = subprocess.run(["tshark", "-G", "fields"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, HOME=str(shared_tmp))).stdout
+    builtin = _resp_field_types(stock)
+    assert len(builtin) >= 9, builtin  # 4.0 to 4.6 have 13
+    ours = _resp_field_types(tshark("-G", "fields").stdout)
+    for name, ftype in builtin.items():
+        assert ours.get(name) == ftype, (name, ftype, ours.get(name))
+
+
 def test_builtin_filters_match_plugin_output():
     assert values(cap("resp-basic"), "resp.string", "resp.string == \"OK\"")
     assert values(cap("resp-basic"), "resp.bulk_string.length", "resp.bulk_string")

@@ -210,6 +210,16 @@ def test_tunnel_carrying_http_by_preference_and_decode_as():
         assert [v for r in rows for v in r["http.response.code"]] == ["200"]
 
 
+def test_resp_named_as_the_inner_protocol_is_the_plugin():
+    # from Wireshark 4.2 on the name "resp" is the built-in's handle: naming it, by preference
+    # or by Decode As, must still give the plugin (resp.command exists only there)
+    want, skip = expected_commands("spiped-fast")
+    for extra in (["-o", "spiped.inner_protocol:resp"], ["-d", "spiped.port==6479,resp"]):
+        assert [c for c in tunnel_commands("spiped-fast", WITH_KEY + extra) if c not in skip] == want, extra
+    p = tshark("-r", cap("spiped-fast"), *WITH_KEY, "-d", "spiped.port==6479,resp", "-c", "1")
+    assert p.stderr == ""
+
+
 def test_heuristic_finds_a_tunnel_off_its_port():
     extra = WITH_KEY + ["-o", "spiped.tcp.port:1", "-2"]
     want, skip = expected_commands("spiped-fast")
