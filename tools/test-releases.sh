@@ -64,8 +64,15 @@ trap 'exit 143' TERM INT
 mount_in() { # type-or-bind source target
     local target=$root$3
     mkdir -p "$target"
-    if [ "$1" = bind ]; then mount --bind "$2" "$target"; else mount -t "$1" "$2" "$target"; fi
-    mounts+=("$target")
+    if [ "$1" = bind ]; then
+        mount --bind "$2" "$target"
+        mounts+=("$target")
+        # nothing mounted inside the root may propagate back to the host's own folder
+        mount --make-rslave "$target"
+    else
+        mount -t "$1" "$2" "$target"
+        mounts+=("$target")
+    fi
 }
 
 # run_in USER LOG COMMAND: a login-like environment inside the root, bounded in time
