@@ -102,18 +102,35 @@ def test_missing_key_log_is_reported(shared_tmp):
     assert "cannot be read" in p.stderr + p.stdout
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("spiped") or not shutil.which("tcpdump"),
-                    reason="needs root, spiped and tcpdump for a live capture")
+def _as_root():
+    """The prefix that runs a live capture as root (tcpdump on lo needs it): nothing for root,
+    sudo for a user with password-less sudo (as the README's sudo user has), else None."""
+    if os.geteuid() == 0:
+        return []
+    if shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True,
+                                               timeout=30).returncode == 0:
+        return ["sudo", "-n"]
+    return None
+
+
+AS_ROOT = _as_root()
+
+
+@pytest.mark.skipif(AS_ROOT is None or not shutil.which("spiped") or not shutil.which("tcpdump"),
+                    reason="needs root or password-less sudo, spiped and tcpdump for a live capture")
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_live_tunnel_with_preloaded_helper(side, shared_tmp):
     """Real redis-server and spiped without -f, the helper preloaded at one end."""
     assert PRELOAD.exists(), "build the spiped-keylog target first"
-    env = dict(os.environ, OUTDIR=str(shared_tmp), SPIPED_KEYLOG_LIB=str(PRELOAD))
-    p = subprocess.run(["bash", str(CAPTURES / "make-spiped-keylog-capture.sh"), side], env=env,
+    p = subprocess.run([*AS_ROOT, "env", f"OUTDIR={shared_tmp}", f"SPIPED_KEYLOG_LIB={PRELOAD}", "bash",
+                        str(CAPTURES / "make-spiped-keylog-capture.sh"), side],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     base = shared_tmp / f"spiped-fs-keylog-{side}"
-    for f in (f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json"):
+    files = [f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json"]
+    if AS_ROOT:  # written by root: hand them to this user
+        subprocess.run([*AS_ROOT, "chown", f"{os.getuid()}:{os.getgid()}", *files], check=True, timeout=30)
+    for f in files:
         os.chmod(f, 0o644)
     check_decrypts(f"{base}.pcap", f"{base}.keylog", f"{base}.truth.json", TCP_OOO)
     assert set(values(f"{base}.pcap", "spiped.key_verified", extra=opts())) == {TRUE}
