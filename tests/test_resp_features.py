@@ -15,13 +15,19 @@ def cap(name):
     return str(CAPTURES / f"{name}.pcap")
 
 
-def test_namespace_is_wiresharks_resp_with_compatible_fields():
-    out = tshark("-G", "fields").stdout
+def _resp_field_types(out):
+    """resp.* field name -> set of its types, from `tshark -G fields` output."""
     types = {}
     for line in out.splitlines():
         cols = line.split("\t")
         if len(cols) > 3 and cols[0] == "F" and cols[2].startswith("resp."):
             types.setdefault(cols[2], set()).add(cols[3])
+    return types
+
+
+def test_namespace_is_wiresharks_resp_with_compatible_fields():
+    out = tshark("-G", "fields").stdout
+    types = _resp_field_types(out)
     # the built-in's filters keep their types
     for name, ftype in {"resp.string": "FT_STRING", "resp.error": "FT_STRING",
                         "resp.integer": "FT_INT64", "resp.bulk_string": "FT_NONE",
@@ -30,15 +36,6 @@ def test_namespace_is_wiresharks_resp_with_compatible_fields():
                         "resp.array.length": "FT_INT64"}.items():
         assert types[name] == {ftype}, name
     assert out.count("\tREdis Serialization Protocol\tresp\t") == 1 or "\tresp\t" in out
-
-
-def _resp_field_types(out):
-    types = {}
-    for line in out.splitlines():
-        cols = line.split("\t")
-        if len(cols) > 3 and cols[0] == "F" and cols[2].startswith("resp."):
-            types.setdefault(cols[2], set()).add(cols[3])
-    return types
 
 
 def test_every_field_of_this_wiresharks_builtin_keeps_its_type(shared_tmp):
