@@ -24,6 +24,7 @@
 
 #include "core/resp_commands.h"
 #include "core/resp_parse.h"
+#include "core/resp_session.h"
 #include "packet-resp.h"
 
 #define RESP_DEFAULT_PORT 6379
@@ -80,6 +81,20 @@ static int hf_resp_time = -1;
 static int hf_resp_version = -1;
 static int hf_resp_skipped = -1;
 static int hf_resp_line_rest = -1;
+static int hf_resp_invalid_value = -1;
+static int hf_resp_no_reply = -1;
+/* Replication links */
+static int hf_resp_replication = -1;
+static int hf_resp_replication_id = -1;
+static int hf_resp_replication_offset = -1;
+static int hf_resp_replication_lag = -1;
+static int hf_resp_replication_keepalive = -1;
+static int hf_resp_rdb = -1;
+static int hf_resp_rdb_framing = -1;
+static int hf_resp_rdb_length = -1;
+static int hf_resp_rdb_version = -1;
+static int hf_resp_rdb_offset = -1;
+static int hf_resp_rdb_data = -1;
 
 static gint ett_resp = -1;
 static gint ett_resp_element = -1;
@@ -93,6 +108,10 @@ static expert_field ei_resp_error_reply = EI_INIT;
 static expert_field ei_resp_unknown_command = EI_INIT;
 static expert_field ei_resp_elements_not_shown = EI_INIT;
 static expert_field ei_resp_line_continues = EI_INIT;
+static expert_field ei_resp_unknown_subcommand = EI_INIT;
+static expert_field ei_resp_invalid_value = EI_INIT;
+static expert_field ei_resp_after_protocol_error = EI_INIT;
+static expert_field ei_resp_rdb_incomplete = EI_INIT;
 
 /* Preferences */
 static rsp_bool resp_desegment_own = TRUE; /* used only when we registered the protocol */
@@ -104,45 +123,24 @@ static guint resp_max_elements_shown = 100000;
 
 /* ---- conversation state -------------------------------------------------------------- */
 
-typedef enum {
-    REQ_NORMAL,
-    REQ_SUBSCRIBE, /* one reply per channel argument */
-    REQ_UNSUBSCRIBE_ALL, /* replies until one of another kind comes */
-    REQ_GAP, /* lost requests of unknown number (capture started or resynchronised) */
-} req_kind_t;
-
-typedef struct resp_request {
-    struct resp_request *next;
-    guint32 frame;
+/* A request as the session core tracks it, plus when it was sent. */
+typedef struct {
+    resp_req_t core; /* first: the core's queues link these */
     nstime_t ts;
-    guint32 response_frame; /* first reply */
-    guint32 replies_expected;
-    guint32 replies_seen;
-    req_kind_t kind;
-    const char *subscribe_kind; /* "subscribe", "punsubscribe", ... for REQ_SUBSCRIBE* */
-    guint8 hello_version; /* HELLO <n>: the protocol version the reply switches to */
-    gboolean monitor;     /* MONITOR: its +OK starts the monitor stream */
-    gboolean reset;       /* RESET: leaves monitor and subscribed modes */
-    gboolean exec;        /* EXEC: runs the commands queued since MULTI */
-    gboolean discard;     /* DISCARD: drops them */
-    gboolean multi;       /* MULTI: starts a transaction */
-    struct resp_request *next_queued; /* in resp_conv_t.queued: answered +QUEUED */
-    guint32 txn_index;    /* its place in the transaction, so its reply's in EXEC's array */
 } resp_request_t;
 
-typedef enum {
-    MSG_REQUEST = 1,
-    MSG_RESPONSE,
-    MSG_PUSH,
-    MSG_PUBSUB,
-    MSG_MONITOR,
-} msg_kind_t;
-
 typedef struct {
-    msg_kind_t kind;
+    resp_msg_kind_t kind;
     guint8 version;
     gboolean unmatched;
-    resp_request_t *req; /* requests: itself; responses: the request answered */
+    const char *no_reply;    /* a request the server does not answer: why */
+    resp_request_t *req;     /* a request, or a master's GETACK: itself */
+    resp_request_t *answers; /* a reply, or a replica's ACK: the request it answers */
+    gboolean have_lag;       /* a replica's ACK */
+    gint64 lag;
+    const char *repl_id;     /* +FULLRESYNC / +CONTINUE */
+    gboolean have_repl_offset;
+    guint64 repl_offset;
 } resp_msg_info_t;
 
 typedef struct {
@@ -163,15 +161,31 @@ typedef struct {
     guint32 server_port;
     gboolean server_known;
     resp_dir_state_t dir[2]; /* 0: to server, 1: to client */
-    resp_request_t *head, *tail;
-    guint8 version;
-    gboolean monitor_mode;
-    gboolean subscribed;
-    /* commands of an open MULTI that change the connection's mode, applied at EXEC */
-    resp_request_t *queued, *queued_tail;
-    guint32 txn_queued; /* commands answered +QUEUED since MULTI */
-    guint32 requests_since_gap; /* frames of requests enqueued after the last gap */
+    resp_session_t sess;     /* what each side sends next, and the pairing */
 } resp_conv_t;
+
+/* Bytes of the server's stream that are no RESP message, as the first pass found them:
+ * keepalive newlines and the RDB snapshot of a replication link. */
+typedef enum {
+    SPAN_KEEPALIVE = 1, /* newlines a master sends while it prepares the snapshot */
+    SPAN_RDB_HEADER,    /* "$<len>" or "$EOF:<mark>" */
+    SPAN_RDB_DATA,      /* snapshot bytes (the EOF mark included) */
+    SPAN_IGNORED,       /* what a client sends after its protocol error */
+} span_kind_t;
+
+typedef struct {
+    guint32 call;
+    guint8 kind;      /* span_kind_t */
+    guint8 eof_framing;
+    guint32 offset;   /* in the call's data */
+    guint32 length;
+    guint64 rdb_offset;   /* SPAN_RDB_DATA: where in the snapshot its bytes are */
+    gboolean have_length; /* the snapshot's payload length is known here */
+    guint64 rdb_length;
+    gint rdb_version;     /* -1: not yet known */
+    gboolean rdb_end;     /* the snapshot ends in this span */
+    resp_request_t *answers; /* SYNC, answered by the snapshot */
+} resp_span_t;
 
 /* What the first pass decided for one frame, replayed on revisits: per call whether it started
  * at a proven message boundary, per message its kind and pairing. One entry per frame, so a
@@ -180,6 +194,7 @@ typedef struct {
     wmem_array_t *call_verified; /* guint8 per call: 1 not verified, 2 verified */
     wmem_array_t *call_line_rest; /* guint32 per call: bytes ending a long line shown earlier */
     wmem_array_t *msgs;          /* resp_msg_info_t * per message */
+    wmem_array_t *spans;         /* resp_span_t: replication bytes that are no message */
 } resp_frame_t;
 
 /* The dissection of the frame in hand (packet scope). */
@@ -262,15 +277,18 @@ static resp_conv_t *get_conv(packet_info *pinfo)
     resp_conv_t *cd = (resp_conv_t *)conversation_get_proto_data(conv, proto_resp);
     if (!cd) {
         cd = wmem_new0(wmem_file_scope(), resp_conv_t);
-        cd->version = 2;
+        resp_session_init(&cd->sess);
         conversation_add_proto_data(conv, proto_resp, cd);
     }
     return cd;
 }
 
-static gboolean ascii_caseeq(const guint8 *p, size_t n, const char *s)
+/* How each direction is framed: a server reads inline commands and skips "*-10"; a value a
+ * server sent that is invalid for its type (a Lua script's big number with spaces) is still
+ * one element, flagged, so that the message it is in still counts. */
+static unsigned parse_flags(gboolean is_request)
 {
-    return strlen(s) == n && g_ascii_strncasecmp((const char *)p, s, n) == 0;
+    return RESP_PARSE_LENIENT | (is_request ? RESP_PARSE_ALLOW_INLINE | RESP_PARSE_REQUEST : 0u);
 }
 
 /* Upper-cased, printable, bounded copy of a name the command table does not know. */
@@ -292,7 +310,8 @@ typedef struct {
     int base; /* offset of the message in tvb */
     const guint8 *msg;
     size_t length;
-    gboolean is_request;
+    gboolean is_request; /* client to server */
+    gboolean as_command; /* a request, or a command a master streams: arguments gathered */
     proto_tree *trees[RESP_MAX_DEPTH + 2];
     proto_item *items[RESP_MAX_DEPTH + 2];
     /* top-level summary */
@@ -391,7 +410,7 @@ static void walk_element(void *ud, const resp_element_t *e)
     if (depth == 0) {
         w->top = *e;
         w->have_top = TRUE;
-        if (w->is_request && !w->argv)
+        if (w->as_command && !w->argv)
             alloc_args(w, e);
     }
     if (depth == 1) {
@@ -412,7 +431,7 @@ static void walk_element(void *ud, const resp_element_t *e)
         }
         w->top_children++;
         /* request arguments */
-        if (w->is_request && w->argc < w->arg_cap &&
+        if (w->as_command && w->argc < w->arg_cap &&
             (e->type == RESP_BULK_STRING || e->type == RESP_INLINE_ARG)) {
             const guint8 *p = data;
             size_t n = e->data_len;
@@ -441,6 +460,17 @@ static void walk_element(void *ud, const resp_element_t *e)
     if (depth > 0)
         w->shown++;
 
+    if (e->invalid) {
+        /* framed by its line or length, but its content is not of its type */
+        ti = proto_tree_add_string(tree, hf_resp_invalid_value, tvb, off,
+                                   MIN(span + (e->type == RESP_VERBATIM ? dlen + 2 : 0),
+                                       tvb_captured_length_remaining(tvb, off)),
+                                   short_value(pool, data, e->data_len, resp_value_display_len));
+        expert_add_info_format(w->pinfo, ti, &ei_resp_invalid_value, "Not a valid %s: %s",
+                               resp_type_name(e->type),
+                               short_value(pool, data, e->data_len, RESP_INFO_ARG_MAX));
+        return;
+    }
     switch (e->type) {
     case RESP_SIMPLE_STRING:
         /* whole values are formatted only for a visible tree or a filter that uses them */
@@ -560,11 +590,12 @@ static const resp_visitor_t walk_visitor = {walk_element, walk_end};
 
 /* ---- Info column --------------------------------------------------------------------- */
 
-static void info_append_request(walk_t *w, const char *cmd, const char *sub)
+static void info_append_request(walk_t *w, const char *prefix, const char *cmd, const char *sub)
 {
     if (info_full(w->pinfo))
         return;
-    wmem_strbuf_t *sb = wmem_strbuf_new(w->pinfo->pool, cmd);
+    wmem_strbuf_t *sb = wmem_strbuf_new(w->pinfo->pool, prefix);
+    wmem_strbuf_append(sb, cmd);
     guint first = 1;
     if (sub) {
         wmem_strbuf_append_printf(sb, " %s", sub);
@@ -626,84 +657,25 @@ static const char *reply_summary(walk_t *w)
     }
 }
 
-/* ---- pairing (first pass only) ------------------------------------------------------- */
+/* ---- pairing (first pass only): the session core decides, this records ------------- */
 
-static const char *const subscribe_kinds[] = {
-    "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
-};
-static const char *const pubsub_message_kinds[] = {"message", "pmessage", "smessage"};
-
-static const char *match_kind(const guint8 *p, size_t n, const char *const *kinds, size_t nk)
-{
-    if (!p)
-        return NULL;
-    for (size_t i = 0; i < nk; i++)
-        if (ascii_caseeq(p, n, kinds[i]))
-            return kinds[i];
-    return NULL;
-}
-
-static void enqueue(resp_conv_t *cd, resp_request_t *req)
-{
-    if (cd->tail)
-        cd->tail->next = req;
-    else
-        cd->head = req;
-    cd->tail = req;
-}
-
-static void dequeue(resp_conv_t *cd)
-{
-    if (!cd->head)
-        return;
-    cd->head = cd->head->next;
-    if (!cd->head)
-        cd->tail = NULL;
-}
-
-static void note_gap(resp_conv_t *cd, packet_info *pinfo)
-{
-    if (cd->tail && cd->tail->kind == REQ_GAP)
-        return;
-    resp_request_t *gap = wmem_new0(wmem_file_scope(), resp_request_t);
-    gap->kind = REQ_GAP;
-    gap->frame = pinfo->num;
-    enqueue(cd, gap);
-}
-
-static resp_request_t *new_request(walk_t *w, resp_conv_t *cd, const char *cmd)
+static resp_request_t *new_request_record(packet_info *pinfo)
 {
     resp_request_t *req = wmem_new0(wmem_file_scope(), resp_request_t);
-    req->frame = w->pinfo->num;
-    req->ts = w->pinfo->abs_ts;
-    req->kind = REQ_NORMAL;
-    req->replies_expected = 1;
-    const char *sk = match_kind((const guint8 *)cmd, strlen(cmd), subscribe_kinds,
-                                G_N_ELEMENTS(subscribe_kinds));
-    if (sk) {
-        req->subscribe_kind = sk;
-        if (w->argc > 1) {
-            req->kind = REQ_SUBSCRIBE;
-            req->replies_expected = w->argc - 1;
-        } else if (sk[0] == 'u' || sk[1] == 'u') {
-            req->kind = REQ_UNSUBSCRIBE_ALL; /* one reply per subscription, count unknown */
-        }
-    } else if (!strcmp(cmd, "HELLO") && w->argc > 1 && w->arg_len[1] == 1 &&
-               (w->argv[1][0] == '2' || w->argv[1][0] == '3')) {
-        req->hello_version = (guint8)(w->argv[1][0] - '0');
-    } else if (!strcmp(cmd, "MONITOR")) {
-        req->monitor = TRUE;
-    } else if (!strcmp(cmd, "RESET")) {
-        req->reset = TRUE;
-    } else if (!strcmp(cmd, "EXEC")) {
-        req->exec = TRUE;
-    } else if (!strcmp(cmd, "DISCARD")) {
-        req->discard = TRUE;
-    } else if (!strcmp(cmd, "MULTI")) {
-        req->multi = TRUE;
-    }
-    enqueue(cd, req);
+    req->ts = pinfo->abs_ts;
     return req;
+}
+
+static resp_cmd_t cmd_facts(const walk_t *w, const char *cmd, const char *sub)
+{
+    resp_cmd_t c = {w->argc, w->argv, w->arg_len, cmd, sub};
+    return c;
+}
+
+static void note_gap(resp_conv_t *cd, packet_info *pinfo, gboolean to_server)
+{
+    resp_request_t *gap = new_request_record(pinfo);
+    resp_session_gap(&cd->sess, to_server, &gap->core, pinfo->num);
 }
 
 static gboolean is_error_reply(const walk_t *w)
@@ -711,118 +683,78 @@ static gboolean is_error_reply(const walk_t *w)
     return w->have_top && (w->top.type == RESP_ERROR || w->top.type == RESP_BULK_ERROR);
 }
 
-/* What a command that succeeded changes for the rest of the connection. */
-static void apply_effects(resp_conv_t *cd, const resp_request_t *req)
+/* Why the server will not answer a request the core expects no reply for. */
+static const char *no_reply_reason(const resp_session_t *before, const resp_cmd_t *c)
 {
-    if (req->hello_version)
-        cd->version = req->hello_version;
-    if (req->monitor)
-        cd->monitor_mode = TRUE;
-    if (req->reset) {
-        cd->monitor_mode = FALSE;
-        cd->subscribed = FALSE;
-        cd->version = 2;
-    }
-    /* a SUBSCRIBE run by EXEC: its replies came inside EXEC's array */
-    if (req->subscribe_kind && req->kind == REQ_SUBSCRIBE && !strstr(req->subscribe_kind, "unsubscribe"))
-        cd->subscribed = TRUE;
+    if (before->client == RESP_CLIENT_CLOSED)
+        return "after a protocol error: the server reads nothing more of this connection";
+    if (!c || !c->cmd)
+        return "empty request: the server skips it";
+    if (before->client == RESP_CLIENT_REPLICA || !strcmp(c->cmd, "REPLCONF"))
+        return "from a replica: its master answers nothing it sends";
+    if (c->sub && !strcmp(c->cmd, "CLIENT") && !strcmp(c->sub, "REPLY"))
+        return "CLIENT REPLY OFF and SKIP are not answered";
+    if (before->reply_off)
+        return "CLIENT REPLY OFF is in force";
+    return "CLIENT REPLY SKIP silences this reply";
 }
 
-/* Decides what a server-to-client message is and, for a reply, which request it answers. */
-static void classify_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
+static void record_request(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi, const char *cmd,
+                           const char *sub, gboolean is_cmd)
 {
-    const resp_element_t *t = &w->top;
-    const char *kind = NULL;
-    packet_info *pinfo = w->pinfo;
-
-    if (cd->monitor_mode && t->type == RESP_SIMPLE_STRING && t->data_len > 0 &&
-        g_ascii_isdigit(w->msg[t->data_offset])) {
-        mi->kind = MSG_MONITOR;
-        return;
-    }
-    if (t->type == RESP_PUSH || t->type == RESP_ARRAY) {
-        kind = match_kind(w->first_str, w->first_len, subscribe_kinds, G_N_ELEMENTS(subscribe_kinds));
-        const char *msgkind = match_kind(w->first_str, w->first_len, pubsub_message_kinds,
-                                         G_N_ELEMENTS(pubsub_message_kinds));
-        gboolean push_shape = t->type == RESP_PUSH || cd->subscribed || !cd->head;
-        if (msgkind && push_shape && t->count >= 3) {
-            mi->kind = MSG_PUBSUB;
-            return;
-        }
-        if (!kind && t->type == RESP_PUSH) {
-            mi->kind = MSG_PUSH; /* invalidations and other out-of-band data */
-            return;
-        }
-    }
-
-    mi->kind = MSG_RESPONSE;
-    /* A pending "unsubscribe from all" ends when a reply of another kind arrives. */
-    while (cd->head && cd->head->kind == REQ_UNSUBSCRIBE_ALL && cd->head->replies_seen > 0 &&
-           (!kind || strcmp(kind, cd->head->subscribe_kind) != 0))
-        dequeue(cd);
-    /* Replies to requests lost before a gap: unmatched until the first request after it. */
-    if (cd->head && cd->head->kind == REQ_GAP) {
-        resp_request_t *after = cd->head->next;
-        if (!after || pinfo->num <= after->frame) {
-            mi->unmatched = TRUE;
-            return;
-        }
-        dequeue(cd);
-    }
-    if (!cd->head) {
-        mi->unmatched = TRUE;
-        if (kind && w->have_third)
-            cd->subscribed = w->third_int > 0;
-        return;
-    }
-    resp_request_t *req = cd->head;
+    resp_request_t *req = new_request_record(w->pinfo);
+    resp_cmd_t c = cmd_facts(w, cmd, sub);
+    resp_session_t before = cd->sess;
+    resp_verdict_t v;
+    resp_session_request(&cd->sess, &req->core, is_cmd ? &c : NULL, w->pinfo->num, &v);
     mi->req = req;
-    if (req->replies_seen++ == 0)
-        req->response_frame = pinfo->num;
-    /* An error or +QUEUED (inside MULTI) is the only reply, even to a SUBSCRIBE of many
-     * channels; the command's effect on the connection then comes at EXEC, if at all. */
-    gboolean error = is_error_reply(w);
-    gboolean queued = t->type == RESP_SIMPLE_STRING &&
-                      ascii_caseeq(w->msg + t->data_offset, t->data_len, "QUEUED");
-    if ((!kind && (error || queued)) ||
-        (req->kind != REQ_UNSUBSCRIBE_ALL && req->replies_seen >= req->replies_expected))
-        dequeue(cd);
+    if (!req->core.replies_expected && req->core.kind != RESP_REQ_UNSUBSCRIBE_ALL)
+        mi->no_reply = no_reply_reason(&before, is_cmd ? &c : NULL);
+    mi->answers = (resp_request_t *)v.answers;
+    mi->have_lag = v.have_lag;
+    mi->lag = v.lag;
+}
 
-    if (kind && w->have_third)
-        cd->subscribed = w->third_int > 0;
-    if (queued) {
-        req->txn_index = cd->txn_queued++;
-        if (req->hello_version || req->monitor || req->reset || req->subscribe_kind) {
-            if (cd->queued_tail)
-                cd->queued_tail->next_queued = req;
-            else
-                cd->queued = req;
-            cd->queued_tail = req;
-        }
-    } else if (!error) {
-        apply_effects(cd, req);
+static void record_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
+{
+    resp_reply_t r;
+    memset(&r, 0, sizeof r);
+    r.type = w->top.type;
+    r.count = w->top.count;
+    r.is_null = w->top.is_null;
+    r.data = w->msg + w->top.data_offset;
+    r.data_len = w->top.data_len;
+    r.first_str = w->first_str;
+    r.first_len = w->first_len;
+    r.have_third = w->have_third;
+    r.third_int = w->third_int;
+    if (w->error_children) {
+        r.error_children = (const uint32_t *)wmem_array_get_raw(w->error_children);
+        r.n_error_children = wmem_array_get_count(w->error_children);
     }
-    /* a new transaction, or RESET (which runs at once and drops an open one): nothing queued */
-    if ((req->multi || req->reset) && !error && !queued) {
-        cd->queued = cd->queued_tail = NULL;
-        cd->txn_queued = 0;
+    resp_verdict_t v;
+    resp_session_reply(&cd->sess, &r, w->pinfo->num, &v);
+    mi->kind = v.kind;
+    mi->unmatched = v.unmatched;
+    mi->answers = (resp_request_t *)v.answers;
+    if (v.have_repl) {
+        mi->repl_id = rsp_format_text(wmem_file_scope(), v.repl_id, v.repl_id_len);
+        mi->have_repl_offset = v.have_repl_offset;
+        mi->repl_offset = v.repl_offset;
     }
-    if (req->exec || req->discard) {
-        /* EXEC's array holds the queued commands' replies, in order; nil or an error: none
-         * ran. A command whose reply there is an error changed nothing. */
-        if (req->exec && (t->type == RESP_ARRAY || t->type == RESP_PUSH) && !t->is_null) {
-            /* both go up by place in the transaction: one pass over each */
-            guint k = 0, nerr = w->error_children ? wmem_array_get_count(w->error_children) : 0;
-            for (resp_request_t *q = cd->queued; q; q = q->next_queued) {
-                while (k < nerr && *(const guint32 *)wmem_array_index(w->error_children, k) < q->txn_index)
-                    k++;
-                if (k == nerr || *(const guint32 *)wmem_array_index(w->error_children, k) != q->txn_index)
-                    apply_effects(cd, q);
-            }
-        }
-        cd->queued = cd->queued_tail = NULL;
-        cd->txn_queued = 0;
-    }
+}
+
+static void record_master_command(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi,
+                                  const char *cmd, const char *sub)
+{
+    resp_request_t *req = new_request_record(w->pinfo);
+    resp_cmd_t c = cmd_facts(w, cmd, sub);
+    resp_verdict_t v;
+    resp_session_master_command(&cd->sess, &req->core, cmd ? &c : NULL, w->length, &v);
+    req->core.frame = w->pinfo->num;
+    mi->kind = RESP_MSG_REPLICATION;
+    if (req->core.effects & RESP_EFF_GETACK)
+        mi->req = req;
 }
 
 /* ---- one message --------------------------------------------------------------------- */
@@ -867,13 +799,12 @@ static void walk_partial_line(walk_t *w)
  * (0: none) to be shown once that state is recorded. */
 static unsigned long walk_message(walk_t *w, proto_tree *tree, const char **exc_msg)
 {
-    int flags = w->is_request ? RESP_PARSE_ALLOW_INLINE : 0;
     volatile unsigned long code = 0;
     TRY {
         w->top_item = proto_tree_add_item(tree, proto_resp, w->tvb, w->base, (int)w->length, ENC_NA);
         w->top_tree = proto_item_add_subtree(w->top_item, ett_resp);
         w->trees[0] = w->top_tree;
-        resp_result_t r = resp_parse(w->msg, w->length, flags, &walk_visitor, w);
+        resp_result_t r = resp_parse(w->msg, w->length, parse_flags(w->is_request), &walk_visitor, w);
         if (!w->have_top && r.status == RESP_NEED_MORE && r.partial_line == w->length)
             walk_partial_line(w);
         for (guint d = 1; d < G_N_ELEMENTS(w->items); d++)
@@ -886,7 +817,7 @@ static unsigned long walk_message(walk_t *w, proto_tree *tree, const char **exc_
     } ENDTRY;
     if (code) {
         walk_restart(w); /* gathered again without a tree */
-        resp_result_t r = resp_parse(w->msg, w->length, flags, &walk_visitor, w);
+        resp_result_t r = resp_parse(w->msg, w->length, parse_flags(w->is_request), &walk_visitor, w);
         if (!w->have_top && r.status == RESP_NEED_MORE && r.partial_line == w->length)
             walk_partial_line(w);
     }
@@ -910,6 +841,11 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     w.msg = tvb_get_ptr(tvb, offset, length);
     w.length = (size_t)length;
     w.is_request = is_request;
+    /* a master's stream to its replica carries commands: decoded like requests */
+    gboolean from_master = !is_request &&
+        (mi ? mi->kind == RESP_MSG_REPLICATION
+            : !PINFO_FD_VISITED(pinfo) && resp_session_server_state(&cd->sess) == RESP_SERVER_REPL_STREAM);
+    w.as_command = is_request || from_master;
 
     const char *exc_msg = NULL;
     unsigned long exc_code = walk_message(&w, tree, &exc_msg);
@@ -918,7 +854,7 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
 
     const resp_command_info_t *ci = NULL, *sci = NULL;
     const char *cmd = NULL, *sub = NULL;
-    gboolean is_cmd = is_request && w.argc > 0 &&
+    gboolean is_cmd = w.as_command && w.argc > 0 &&
                       (w.top.type == RESP_ARRAY || w.top.type == RESP_INLINE);
     if (is_cmd) {
         ci = resp_command_lookup(w.argv[0], w.arg_len[0]);
@@ -932,14 +868,15 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     if (!PINFO_FD_VISITED(pinfo) && !mi) {
         mi = wmem_new0(wmem_file_scope(), resp_msg_info_t);
         if (is_request) {
-            mi->kind = MSG_REQUEST;
             /* a command cut by the capture was still sent and still gets its reply */
-            if (is_cmd)
-                mi->req = new_request(&w, cd, cmd);
+            mi->kind = RESP_MSG_REQUEST;
+            record_request(&w, cd, mi, cmd, sub, is_cmd);
+        } else if (from_master) {
+            record_master_command(&w, cd, mi, cmd, sub);
         } else {
-            classify_reply(&w, cd, mi);
+            record_reply(&w, cd, mi);
         }
-        mi->version = cd->version;
+        mi->version = cd->sess.version; /* a HELLO's reply is in the version it switched to */
         if (pass->frame)
             frame_slot_put(&pass->frame->msgs, sizeof mi, msg_index, &mi);
     }
@@ -970,12 +907,13 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
     int offset = w->base;
     gboolean is_request = w->is_request, is_cmd = cmd != NULL;
     proto_item *pi;
-    msg_kind_t kind = mi ? mi->kind : (is_request ? MSG_REQUEST : MSG_RESPONSE);
+    resp_msg_kind_t kind = mi ? mi->kind : (is_request ? RESP_MSG_REQUEST : RESP_MSG_RESPONSE);
     /* what the message is, as a field (a RESP3 push is marked by its resp.push element) */
-    int kind_hf = kind == MSG_REQUEST ? hf_resp_request :
-                  kind == MSG_RESPONSE ? hf_resp_response :
-                  kind == MSG_MONITOR ? hf_resp_monitor :
-                  kind == MSG_PUBSUB ? hf_resp_pubsub_message : -1;
+    int kind_hf = kind == RESP_MSG_REQUEST ? hf_resp_request :
+                  kind == RESP_MSG_RESPONSE ? hf_resp_response :
+                  kind == RESP_MSG_MONITOR ? hf_resp_monitor :
+                  kind == RESP_MSG_PUBSUB ? hf_resp_pubsub_message :
+                  kind == RESP_MSG_REPLICATION ? hf_resp_replication : -1;
     if (kind_hf != -1) {
         pi = proto_tree_add_item(rt, kind_hf, tvb, offset, 0, ENC_NA);
         proto_item_set_generated(pi);
@@ -986,13 +924,18 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
     }
 
     if (is_cmd) {
-        proto_item_append_text(ti, ", Request: %s%s%s", cmd, sub ? " " : "", sub ? sub : "");
+        proto_item_append_text(ti, ", %s: %s%s%s", kind == RESP_MSG_REPLICATION ? "Replicated" : "Request",
+                               cmd, sub ? " " : "", sub ? sub : "");
         pi = proto_tree_add_string(rt, hf_resp_command, tvb, w->arg_off[0], w->arg_span[0], cmd);
         if (!ci)
             expert_add_info_format(pinfo, pi, &ei_resp_unknown_command,
                                    "Command %s is not one Redis 7 knows", cmd);
-        if (sub)
-            proto_tree_add_string(rt, hf_resp_subcommand, tvb, w->arg_off[1], w->arg_span[1], sub);
+        if (sub) {
+            pi = proto_tree_add_string(rt, hf_resp_subcommand, tvb, w->arg_off[1], w->arg_span[1], sub);
+            if (!sci)
+                expert_add_info_format(pinfo, pi, &ei_resp_unknown_subcommand,
+                                       "%s has no subcommand %s in Redis 7", cmd, sub);
+        }
         /* keys and arguments are formatted only for a visible tree or a filter using them */
         if ((sci || ci) && proto_field_is_referenced(rt, hf_resp_key)) {
             key_ctx_t kc = {w, rt};
@@ -1002,41 +945,59 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
             for (guint i = 1; i < w->argc; i++)
                 proto_tree_add_string(rt, hf_resp_argument, tvb, w->arg_off[i], w->arg_span[i],
                                       rsp_format_text(pinfo->pool, w->argv[i], w->arg_len[i]));
-        info_append_request(w, cmd, sub);
+        info_append_request(w, kind == RESP_MSG_REPLICATION ? "[replication] " : "", cmd, sub);
     } else if (is_request) {
         if (w->top.type == RESP_INLINE && w->top.count == 0)
             info_add(pinfo, "(empty line)");
+        else if (w->top.type == RESP_ARRAY && w->top.count <= 0)
+            info_add(pinfo, wmem_strdup_printf(pinfo->pool, "(empty request *%" G_GINT64_FORMAT ")",
+                                               w->top.count));
         else
             info_add(pinfo, reply_summary(w));
     } else {
         const char *summary = reply_summary(w);
-        const char *prefix = kind == MSG_MONITOR ? "[monitor] " :
-                             kind == MSG_PUBSUB ? "[pub/sub] " :
-                             kind == MSG_PUSH ? "[push] " : "";
+        const char *prefix = kind == RESP_MSG_MONITOR ? "[monitor] " :
+                             kind == RESP_MSG_PUBSUB ? "[pub/sub] " :
+                             kind == RESP_MSG_PUSH ? "[push] " :
+                             kind == RESP_MSG_REPLICATION ? "[replication] " : "";
         info_add(pinfo, wmem_strconcat(pinfo->pool, prefix, summary, NULL));
         proto_item_append_text(ti, ", %s: %s",
-                               kind == MSG_RESPONSE ? "Response" :
-                               kind == MSG_MONITOR ? "Monitor" :
-                               kind == MSG_PUBSUB ? "Pub/Sub message" : "Push", summary);
+                               kind == RESP_MSG_RESPONSE ? "Response" :
+                               kind == RESP_MSG_MONITOR ? "Monitor" :
+                               kind == RESP_MSG_PUBSUB ? "Pub/Sub message" :
+                               kind == RESP_MSG_REPLICATION ? "Replication stream" : "Push", summary);
         if (is_error_reply(w))
             expert_add_info_format(pinfo, ti, &ei_resp_error_reply, "Error reply: %s", summary);
     }
 
-    if (mi && mi->req) {
-        resp_request_t *req = mi->req;
-        if (kind == MSG_REQUEST) {
-            if (req->response_frame) {
-                pi = proto_tree_add_uint(rt, hf_resp_response_in, tvb, 0, 0, req->response_frame);
-                proto_item_set_generated(pi);
-            }
-        } else {
-            nstime_t delta;
-            pi = proto_tree_add_uint(rt, hf_resp_response_to, tvb, 0, 0, req->frame);
-            proto_item_set_generated(pi);
-            nstime_delta(&delta, &pinfo->abs_ts, &req->ts);
-            pi = proto_tree_add_time(rt, hf_resp_time, tvb, 0, 0, &delta);
+    if (mi && mi->repl_id) {
+        pi = proto_tree_add_string(rt, hf_resp_replication_id, tvb, offset, (int)w->length, mi->repl_id);
+        proto_item_set_generated(pi);
+        if (mi->have_repl_offset) {
+            pi = proto_tree_add_uint64(rt, hf_resp_replication_offset, tvb, offset, (int)w->length,
+                                       mi->repl_offset);
             proto_item_set_generated(pi);
         }
+    }
+    if (mi && mi->have_lag) {
+        pi = proto_tree_add_int64(rt, hf_resp_replication_lag, tvb, offset, (int)w->length, mi->lag);
+        proto_item_set_generated(pi);
+    }
+    if (mi && mi->req && mi->req->core.first_reply_frame) {
+        pi = proto_tree_add_uint(rt, hf_resp_response_in, tvb, 0, 0, mi->req->core.first_reply_frame);
+        proto_item_set_generated(pi);
+    }
+    if (mi && mi->no_reply) {
+        pi = proto_tree_add_string(rt, hf_resp_no_reply, tvb, offset, 0, mi->no_reply);
+        proto_item_set_generated(pi);
+    }
+    if (mi && mi->answers) {
+        nstime_t delta;
+        pi = proto_tree_add_uint(rt, hf_resp_response_to, tvb, 0, 0, mi->answers->core.frame);
+        proto_item_set_generated(pi);
+        nstime_delta(&delta, &pinfo->abs_ts, &mi->answers->ts);
+        pi = proto_tree_add_time(rt, hf_resp_time, tvb, 0, 0, &delta);
+        proto_item_set_generated(pi);
     }
     if (mi && mi->unmatched)
         expert_add_info(pinfo, ti, &ei_resp_unmatched);
@@ -1217,6 +1178,169 @@ static proto_item *stream_bytes_item(proto_tree *tree, tvbuff_t *tvb, int offset
     return proto_tree_add_item(proto_item_add_subtree(ti, ett_resp), hf, tvb, offset, len, ENC_NA);
 }
 
+/* ---- bytes that are no message ------------------------------------------------------ */
+
+static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const resp_span_t *sp)
+{
+    int off = (int)sp->offset;
+    int len = (int)MIN(sp->length, (guint32)tvb_captured_length_remaining(tvb, off));
+    proto_item *ti, *pi;
+    proto_tree *st;
+    switch (sp->kind) {
+    case SPAN_KEEPALIVE:
+        ti = proto_tree_add_item(tree, proto_resp, tvb, off, len, ENC_NA);
+        proto_item_append_text(ti, ", Keepalive");
+        proto_tree_add_uint(proto_item_add_subtree(ti, ett_resp), hf_resp_replication_keepalive, tvb,
+                            off, len, sp->length);
+        info_add(pinfo, sp->length == 1 ? "[keepalive newline]"
+                                        : wmem_strdup_printf(pinfo->pool, "[%u keepalive newlines]", sp->length));
+        return;
+    case SPAN_IGNORED:
+        pi = stream_bytes_item(tree, tvb, off, len, hf_resp_skipped);
+        expert_add_info(pinfo, pi, &ei_resp_after_protocol_error);
+        info_add(pinfo, "[after protocol error: not read by the server]");
+        return;
+    default:
+        break;
+    }
+    ti = proto_tree_add_item(tree, proto_resp, tvb, off, len, ENC_NA);
+    st = proto_item_add_subtree(ti, ett_resp);
+    pi = proto_tree_add_item(st, hf_resp_rdb, tvb, off, len, ENC_NA);
+    proto_tree *rt = proto_item_add_subtree(pi, ett_resp_element);
+    proto_tree_add_string(rt, hf_resp_rdb_framing, tvb, off, 0, sp->eof_framing ? "eof" : "sized");
+    if (sp->have_length) {
+        proto_item *li = proto_tree_add_uint64(rt, hf_resp_rdb_length, tvb, off, 0, sp->rdb_length);
+        proto_item_set_generated(li);
+    }
+    if (sp->kind == SPAN_RDB_HEADER) {
+        proto_item_append_text(ti, ", RDB snapshot follows");
+        if (sp->answers) {
+            proto_item *ri = proto_tree_add_uint(st, hf_resp_response_to, tvb, 0, 0, sp->answers->core.frame);
+            proto_item_set_generated(ri);
+        }
+        info_add(pinfo, sp->eof_framing ? "[RDB snapshot, diskless]"
+                                        : wmem_strdup_printf(pinfo->pool, "[RDB snapshot, %" G_GUINT64_FORMAT " bytes]",
+                                                             sp->rdb_length));
+        return;
+    }
+    proto_item_append_text(ti, ", RDB snapshot data");
+    proto_tree_add_uint64(rt, hf_resp_rdb_offset, tvb, off, 0, sp->rdb_offset);
+    if (sp->rdb_version >= 0)
+        proto_tree_add_uint(rt, hf_resp_rdb_version, tvb, off, MIN(len, 9), (guint32)sp->rdb_version);
+    proto_tree_add_item(rt, hf_resp_rdb_data, tvb, off, len, ENC_NA);
+    info_add(pinfo, sp->rdb_end ? "[RDB snapshot, end]" : "[RDB snapshot data]");
+}
+
+/* The first pass's record of a span: kept per frame, replayed on revisits. */
+static resp_span_t *add_span(packet_info *pinfo, guint call, span_kind_t kind, int offset, guint32 length)
+{
+    resp_pass_t *pass = get_pass(pinfo);
+    static resp_span_t scratch;
+    resp_span_t sp;
+    memset(&sp, 0, sizeof sp);
+    sp.call = call;
+    sp.kind = (guint8)kind;
+    sp.offset = (guint32)offset;
+    sp.length = length;
+    sp.rdb_version = -1;
+    if (!pass->frame) {
+        scratch = sp;
+        return &scratch;
+    }
+    if (!pass->frame->spans)
+        pass->frame->spans = wmem_array_sized_new(wmem_file_scope(), sizeof(resp_span_t), 2);
+    wmem_array_append_one(pass->frame->spans, sp);
+    return (resp_span_t *)wmem_array_index(pass->frame->spans, wmem_array_get_count(pass->frame->spans) - 1);
+}
+
+static const resp_span_t *find_span(packet_info *pinfo, guint call, int offset)
+{
+    resp_pass_t *pass = get_pass(pinfo);
+    wmem_array_t *a = pass->frame ? pass->frame->spans : NULL;
+    guint n = a ? wmem_array_get_count(a) : 0;
+    for (guint i = 0; i < n; i++) {
+        const resp_span_t *sp = (const resp_span_t *)wmem_array_index(a, i);
+        if (sp->call == call && sp->offset == (guint32)offset)
+            return sp;
+    }
+    return NULL;
+}
+
+/* Bytes at offset that are no RESP message: returns how many (shown), 0 for a message, -1
+ * when the snapshot's "$" line is not complete yet. First pass: as the session says;
+ * revisits: as the first pass recorded. */
+static int raw_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, resp_conv_t *cd, guint call,
+                    gboolean is_request, int offset, int captured, int reported)
+{
+    if (PINFO_FD_VISITED(pinfo)) {
+        const resp_span_t *sp = find_span(pinfo, call, offset);
+        if (!sp)
+            return 0;
+        show_span(tvb, pinfo, tree, sp);
+        return (int)sp->length;
+    }
+    const guint8 *p = tvb_get_ptr(tvb, offset, captured - offset);
+    size_t n = (size_t)(captured - offset);
+    resp_session_t *s = &cd->sess;
+    resp_span_t *sp;
+    if (is_request)
+        return 0; /* SPAN_IGNORED is recorded where bytes are skipped */
+    switch (resp_session_server_state(s)) {
+    case RESP_SERVER_RDB_WAIT: {
+        size_t k = 0;
+        while (k < n && p[k] == '\n')
+            k++;
+        if (k > 0) {
+            sp = add_span(pinfo, call, SPAN_KEEPALIVE, offset, (guint32)k);
+            show_span(tvb, pinfo, tree, sp);
+            return (int)k;
+        }
+        if (p[0] != '$')
+            return 0; /* an error, say: a reply like any other */
+        /* "$<len>" or "$EOF:<40-byte mark>", then CRLF */
+        const size_t max_line = 1 + 4 + RESP_RDB_MARK_LEN + 2;
+        const guint8 *lf = (const guint8 *)memchr(p, '\n', MIN(n, max_line));
+        if (!lf)
+            return n < max_line && captured == reported ? -1 : 0;
+        if (lf - p < 2 || lf[-1] != '\r')
+            return 0;
+        const guint8 *cr = lf - 1;
+        resp_request_t *answers = NULL;
+        resp_req_t *ans_core = NULL;
+        if (!resp_session_rdb_start(s, p + 1, (size_t)(cr - p) - 1, &ans_core))
+            return 0; /* not a snapshot: shown as what it parses as */
+        answers = (resp_request_t *)ans_core;
+        sp = add_span(pinfo, call, SPAN_RDB_HEADER, offset, (guint32)(cr - p) + 2);
+        sp->eof_framing = (guint8)s->rdb.eof_framing;
+        sp->have_length = resp_rdb_length(&s->rdb, &sp->rdb_length);
+        sp->answers = answers;
+        if (answers && !answers->core.first_reply_frame)
+            answers->core.first_reply_frame = pinfo->num;
+        show_span(tvb, pinfo, tree, sp);
+        return (int)sp->length;
+    }
+    case RESP_SERVER_RDB: {
+        guint64 at = s->rdb.fed;
+        /* bytes a short snap length left out still count, by their reported length */
+        size_t avail = (size_t)(reported - offset);
+        size_t take = resp_session_rdb_feed(s, p, n);
+        if (take == n && avail > n)
+            take += resp_session_rdb_feed(s, NULL, avail - n);
+        sp = add_span(pinfo, call, SPAN_RDB_DATA, offset, (guint32)take);
+        sp->eof_framing = (guint8)s->rdb.eof_framing;
+        sp->rdb_offset = at;
+        sp->have_length = resp_rdb_length(&s->rdb, &sp->rdb_length);
+        sp->rdb_end = s->rdb.done;
+        if (at < 9 && resp_rdb_version(&s->rdb) >= 0)
+            sp->rdb_version = resp_rdb_version(&s->rdb);
+        show_span(tvb, pinfo, tree, sp);
+        return (int)take;
+    }
+    default:
+        return 0;
+    }
+}
+
 static void note_next_seq(packet_info *pinfo, resp_dir_state_t *dir, const struct tcpinfo *tcpinfo, int at)
 {
     if (!tcpinfo || PINFO_FD_VISITED(pinfo))
@@ -1281,13 +1405,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         gap_before = TRUE;
     if (gap_before && !PINFO_FD_VISITED(pinfo)) {
         dir->verified = FALSE;
-        if (!is_request) {
-            /* replies were lost: which outstanding requests they answered is unknown */
-            cd->head = cd->tail = NULL;
-            cd->queued = cd->queued_tail = NULL;
-            cd->txn_queued = 0;
-        }
-        note_gap(cd, pinfo);
+        note_gap(cd, pinfo, is_request);
     }
 
     /* The end of a long line an earlier call showed as it came: found once, replayed. */
@@ -1326,7 +1444,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     }
 
     const guint8 *buf = tvb_get_ptr(tvb, 0, captured);
-    unsigned flags = is_request ? RESP_PARSE_ALLOW_INLINE : 0;
+    unsigned flags = parse_flags(is_request);
     gboolean lost_sync = FALSE;
 
     if (line_rest) {
@@ -1336,16 +1454,37 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     }
 
     while (offset < captured) {
+        /* bytes that are no message: a replication link's newlines and snapshot, or what a
+         * client sent after its protocol error */
+        int raw = raw_span(tvb, pinfo, tree, cd, call_index, is_request, offset, captured, reported);
+        if (raw < 0 && resp_desegment() && pinfo->can_desegment) {
+            pinfo->desegment_offset = offset;
+            pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
+            note_next_seq(pinfo, dir, tcpinfo, offset);
+            return captured;
+        }
+        if (raw > 0) {
+            offset += raw;
+            verified = TRUE;
+            continue;
+        }
         if (!verified) {
             size_t skip = find_boundary(buf + offset, (size_t)(captured - offset), is_request);
-            if (skip > 0) {
+            if (skip > 0 && is_request && !PINFO_FD_VISITED(pinfo) &&
+                cd->sess.client == RESP_CLIENT_CLOSED) {
+                /* the rest of what the client sent after a protocol error: nothing was lost */
+                show_span(tvb, pinfo, tree, add_span(pinfo, call_index, SPAN_IGNORED, offset, (guint32)skip));
+                offset += (int)skip;
+                if (offset >= captured)
+                    break;
+            } else if (skip > 0) {
                 proto_item *si = stream_bytes_item(tree, tvb, offset, (int)skip, hf_resp_skipped);
                 expert_add_info_format(pinfo, si, &ei_resp_skipped,
                                        "%zu bytes skipped: not at a provable message boundary "
                                        "(capture started mid-stream or data was lost)", skip);
                 info_add(pinfo, wmem_strdup_printf(pinfo->pool, "[%zu bytes skipped]", skip));
                 if (is_request && !PINFO_FD_VISITED(pinfo))
-                    note_gap(cd, pinfo);
+                    note_gap(cd, pinfo, TRUE);
                 offset += (int)skip;
                 if (offset >= captured)
                     break; /* still not in step */
@@ -1402,11 +1541,8 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         if (is_request) {
             if (!PINFO_FD_VISITED(pinfo)) {
                 /* the server answers it with one protocol error reply */
-                resp_request_t *req = wmem_new0(wmem_file_scope(), resp_request_t);
-                req->frame = pinfo->num;
-                req->ts = pinfo->abs_ts;
-                req->replies_expected = 1;
-                enqueue(cd, req);
+                resp_request_t *req = new_request_record(pinfo);
+                resp_session_protocol_error(&cd->sess, &req->core, pinfo->num);
             }
             /* Redis answers a protocol error and closes the connection: nothing after it in
              * this request stream is processed, so none of it is shown as commands. */
@@ -1534,6 +1670,31 @@ void proto_register_resp_plugin(void)
         {&hf_resp_skipped, {"Skipped bytes", "resp.skipped", FT_BYTES, BASE_NONE, NULL, 0x0, "Bytes not decoded", HFILL}},
         {&hf_resp_line_rest, {"Rest of a long line", "resp.line_rest", FT_BYTES, BASE_NONE, NULL, 0x0,
                               "The end of a line whose start an earlier segment showed", HFILL}},
+        {&hf_resp_invalid_value, {"Invalid value", "resp.invalid_value", FT_STRING, BASE_NONE, NULL, 0x0,
+                                  "Content a server sent that is not valid for its type", HFILL}},
+        {&hf_resp_no_reply, {"No reply expected", "resp.no_reply", FT_STRING, BASE_NONE, NULL, 0x0,
+                             "Why the server sends nothing for this request", HFILL}},
+        {&hf_resp_replication, {"Replication stream", "resp.replication", FT_NONE, BASE_NONE, NULL, 0x0,
+                                "A command a master streams to its replica", HFILL}},
+        {&hf_resp_replication_id, {"Replication ID", "resp.replication.id", FT_STRING, BASE_NONE, NULL, 0x0,
+                                   "The master's replication ID (+FULLRESYNC, +CONTINUE)", HFILL}},
+        {&hf_resp_replication_offset, {"Replication offset", "resp.replication.offset", FT_UINT64, BASE_DEC, NULL, 0x0,
+                                       "The master's offset where its stream starts (+FULLRESYNC)", HFILL}},
+        {&hf_resp_replication_lag, {"Replica lag", "resp.replication.lag", FT_INT64, BASE_DEC, NULL, 0x0,
+                                    "Bytes the master had streamed that this ACK does not acknowledge", HFILL}},
+        {&hf_resp_replication_keepalive, {"Keepalive newlines", "resp.replication.keepalive", FT_UINT32, BASE_DEC, NULL, 0x0,
+                                          "Newlines a master sends while it prepares the snapshot", HFILL}},
+        {&hf_resp_rdb, {"RDB snapshot", "resp.rdb", FT_NONE, BASE_NONE, NULL, 0x0,
+                        "Bytes of the snapshot a master sends its replica", HFILL}},
+        {&hf_resp_rdb_framing, {"Framing", "resp.rdb.framing", FT_STRING, BASE_NONE, NULL, 0x0,
+                                "sized ($<length>) or eof (diskless: $EOF:<mark> ... <mark>)", HFILL}},
+        {&hf_resp_rdb_length, {"Length", "resp.rdb.length", FT_UINT64, BASE_DEC, NULL, 0x0,
+                               "Payload bytes of the snapshot, framing excluded", HFILL}},
+        {&hf_resp_rdb_version, {"RDB version", "resp.rdb.version", FT_UINT16, BASE_DEC, NULL, 0x0,
+                                "From the snapshot's header (REDIS00nn)", HFILL}},
+        {&hf_resp_rdb_offset, {"Offset", "resp.rdb.offset", FT_UINT64, BASE_DEC, NULL, 0x0,
+                               "Where in the snapshot these bytes are", HFILL}},
+        {&hf_resp_rdb_data, {"Data", "resp.rdb.data", FT_BYTES, BASE_NONE, NULL, 0x0, NULL, HFILL}},
     };
     static gint *ett[] = {&ett_resp, &ett_resp_element};
     static ei_register_info ei[] = {
@@ -1545,6 +1706,11 @@ void proto_register_resp_plugin(void)
         {&ei_resp_error_reply, {"resp.error_reply", PI_RESPONSE_CODE, PI_NOTE, "Error reply", EXPFILL}},
         {&ei_resp_unknown_command, {"resp.unknown_command", PI_UNDECODED, PI_NOTE, "Unknown command", EXPFILL}},
         {&ei_resp_elements_not_shown, {"resp.elements_not_shown", PI_UNDECODED, PI_NOTE, "Elements not shown in the tree", EXPFILL}},
+        {&ei_resp_unknown_subcommand, {"resp.unknown_subcommand", PI_UNDECODED, PI_NOTE, "Unknown subcommand", EXPFILL}},
+        {&ei_resp_invalid_value, {"resp.invalid_value", PI_MALFORMED, PI_WARN, "Value not valid for its type", EXPFILL}},
+        {&ei_resp_after_protocol_error, {"resp.after_protocol_error", PI_SEQUENCE, PI_NOTE,
+                                         "Bytes after a protocol error: the server closes the connection without reading them", EXPFILL}},
+        {&ei_resp_rdb_incomplete, {"resp.rdb.incomplete", PI_SEQUENCE, PI_WARN, "The snapshot ends before its declared length", EXPFILL}},
         {&ei_resp_line_continues, {"resp.line_continues", PI_REASSEMBLE, PI_NOTE, "A very long line: shown as it comes, its rest in later segments (resp.line_rest)", EXPFILL}},
     };
 

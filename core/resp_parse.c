@@ -411,38 +411,39 @@ static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
             break;
         case RESP_INTEGER:
             if (!parse_int64(d, e.data_len, &e.count))
-                return bad(&ps, pos, RESP_ERR_VALUE);
+                e.invalid = 1;
             break;
         case RESP_NULL:
-            if (e.data_len != 0)
-                return bad(&ps, pos, RESP_ERR_VALUE);
+            e.invalid = e.data_len != 0;
             e.is_null = 1;
             break;
         case RESP_BOOLEAN:
-            if (e.data_len != 1 || (d[0] != 't' && d[0] != 'f'))
-                return bad(&ps, pos, RESP_ERR_VALUE);
-            e.count = d[0] == 't';
+            e.invalid = e.data_len != 1 || (d[0] != 't' && d[0] != 'f');
+            e.count = !e.invalid && d[0] == 't';
             break;
         case RESP_DOUBLE:
-            if (!valid_double(d, e.data_len))
-                return bad(&ps, pos, RESP_ERR_VALUE);
+            e.invalid = !valid_double(d, e.data_len);
             break;
         case RESP_BIG_NUMBER:
-            if (!valid_big_number(d, e.data_len))
-                return bad(&ps, pos, RESP_ERR_VALUE);
+            e.invalid = !valid_big_number(d, e.data_len);
             break;
         default: /* length-prefixed types */
             if (!parse_int64(d, e.data_len, &n))
                 return bad(&ps, pos, RESP_ERR_LENGTH);
             if (n < 0) {
-                if (n != -1 || (e.type != RESP_BULK_STRING && e.type != RESP_ARRAY))
+                int skipped_request = (flags & RESP_PARSE_REQUEST) && ps.sp == 0 &&
+                                      e.type == RESP_ARRAY;
+                if (!skipped_request &&
+                    (n != -1 || (e.type != RESP_BULK_STRING && e.type != RESP_ARRAY)))
                     return bad(&ps, pos, RESP_ERR_LENGTH);
-                e.is_null = 1;
+                e.is_null = n == -1;
             }
             e.count = n;
             break;
         }
 
+        if (e.invalid && !(flags & RESP_PARSE_LENIENT))
+            return bad(&ps, pos, RESP_ERR_VALUE);
         if (e.type == RESP_BULK_STRING || e.type == RESP_BULK_ERROR || e.type == RESP_VERBATIM) {
             if (e.is_null) {
                 e.data_len = 0;
@@ -464,13 +465,16 @@ static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
                 }
                 if (buf[next + n] != '\r' || buf[next + n + 1] != '\n')
                     return bad(&ps, next + (size_t)n, RESP_ERR_CRLF);
-                if (e.type == RESP_VERBATIM && (n < 4 || buf[next + 3] != ':'))
-                    return bad(&ps, pos, RESP_ERR_VALUE);
+                if (e.type == RESP_VERBATIM && (n < 4 || buf[next + 3] != ':')) {
+                    if (!(flags & RESP_PARSE_LENIENT))
+                        return bad(&ps, pos, RESP_ERR_VALUE);
+                    e.invalid = 1;
+                }
                 next += (size_t)n + 2;
                 emit(&ps, &e);
             }
         } else if (resp_type_is_aggregate(e.type)) {
-            uint64_t children = e.is_null ? 0 : (uint64_t)n;
+            uint64_t children = n < 0 ? 0 : (uint64_t)n;
             if (n > RESP_MAX_AGGREGATE_COUNT)
                 return bad(&ps, pos, RESP_ERR_TOO_LARGE);
             if (e.type == RESP_MAP || e.type == RESP_ATTRIBUTE)

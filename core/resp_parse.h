@@ -71,6 +71,9 @@ typedef struct {
                             length; -1 for RESP2 null bulk/array; integers: the value */
     int is_null;         /* RESP2 $-1 / *-1, or RESP3 _ */
     int quoted;          /* inline argument was quoted (data may hold escapes) */
+    int invalid;         /* RESP_PARSE_LENIENT: a well-framed element whose content is not
+                            valid for its type (an integer line of letters, a big number with
+                            spaces): a server sent it, so it is still one element */
 } resp_element_t;
 
 typedef struct {
@@ -107,6 +110,10 @@ typedef struct {
 
 /* Flags for resp_parse(). */
 #define RESP_PARSE_ALLOW_INLINE 0x1u /* client-to-server: a line not starting with '*' is inline */
+#define RESP_PARSE_LENIENT 0x2u      /* content errors inside well-framed lines or values do not
+                                        fail the message: the element is marked invalid */
+#define RESP_PARSE_REQUEST 0x4u      /* as a server reads requests: "*<n>" with n below 0 is a
+                                        message of its own, an empty request the server skips */
 
 resp_result_t resp_parse(const uint8_t *buf, size_t len, unsigned flags,
                          const resp_visitor_t *visitor, void *ud);
