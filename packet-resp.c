@@ -683,18 +683,19 @@ static gboolean is_error_reply(const walk_t *w)
     return w->have_top && (w->top.type == RESP_ERROR || w->top.type == RESP_BULK_ERROR);
 }
 
-/* Why the server will not answer a request the core expects no reply for. */
-static const char *no_reply_reason(const resp_session_t *before, const resp_cmd_t *c)
+/* Why the server will not answer a request the core expects no reply for, from the state
+ * the request found. */
+static const char *no_reply_reason(resp_client_state_t client, gboolean reply_off, const resp_cmd_t *c)
 {
-    if (before->client == RESP_CLIENT_CLOSED)
+    if (client == RESP_CLIENT_CLOSED)
         return "after a protocol error: the server reads nothing more of this connection";
     if (!c || !c->cmd)
         return "empty request: the server skips it";
-    if (before->client == RESP_CLIENT_REPLICA || !strcmp(c->cmd, "REPLCONF"))
+    if (client == RESP_CLIENT_REPLICA || !strcmp(c->cmd, "REPLCONF"))
         return "from a replica: its master answers nothing it sends";
     if (c->sub && !strcmp(c->cmd, "CLIENT") && !strcmp(c->sub, "REPLY"))
         return "CLIENT REPLY OFF and SKIP are not answered";
-    if (before->reply_off)
+    if (reply_off)
         return "CLIENT REPLY OFF is in force";
     return "CLIENT REPLY SKIP silences this reply";
 }
@@ -704,12 +705,13 @@ static void record_request(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi, cons
 {
     resp_request_t *req = new_request_record(w->pinfo);
     resp_cmd_t c = cmd_facts(w, cmd, sub);
-    resp_session_t before = cd->sess;
+    resp_client_state_t client = cd->sess.client;
+    gboolean reply_off = cd->sess.reply_off;
     resp_verdict_t v;
     resp_session_request(&cd->sess, &req->core, is_cmd ? &c : NULL, w->pinfo->num, &v);
     mi->req = req;
     if (!req->core.replies_expected && req->core.kind != RESP_REQ_UNSUBSCRIBE_ALL)
-        mi->no_reply = no_reply_reason(&before, is_cmd ? &c : NULL);
+        mi->no_reply = no_reply_reason(client, reply_off, is_cmd ? &c : NULL);
     mi->answers = (resp_request_t *)v.answers;
     mi->have_lag = v.have_lag;
     mi->lag = v.lag;

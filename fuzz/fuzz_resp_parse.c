@@ -2,7 +2,9 @@
  *
  * The input is a byte stream as one TCP direction would carry it. It is cut into messages
  * with resp_parse(), once as a server would read it (RESP only) and once with
- * RESP_PARSE_ALLOW_INLINE (client to server). For each of the first messages it checks:
+ * RESP_PARSE_ALLOW_INLINE (client to server), and both again as the dissector frames them
+ * (RESP_PARSE_LENIENT, plus RESP_PARSE_REQUEST for the client). For each of the first
+ * messages it checks:
  *
  *   - framing without a visitor and the visitor walk agree (status, length, need, error);
  *   - RESP_OK: 1 <= length <= size; RESP_NEED_MORE: need >= need_element >= 1,
@@ -408,6 +410,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     run_stream(buf, size, 0);
     run_stream(buf, size, RESP_PARSE_ALLOW_INLINE);
+    /* as the dissector frames each direction */
+    run_stream(buf, size, RESP_PARSE_LENIENT);
+    run_stream(buf, size, RESP_PARSE_LENIENT | RESP_PARSE_ALLOW_INLINE | RESP_PARSE_REQUEST);
 
     /* the unescaper on its own, both quote styles, on the raw input */
     for (int single = 0; single < 2; single++) {

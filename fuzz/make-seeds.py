@@ -10,6 +10,9 @@ Writes DIR/<harness>/ for each harness (the directories are emptied first):
   fuzz_resp_commands  the commands clients sent in the RESP captures (RESP arrays and inline
                       lines of the client-to-server streams), in the harness's layout:
                       separator, options, pick (2 bytes), arguments joined by the separator
+  fuzz_resp_session   each connection of every RESP capture (resp-*, repl-*) in the harness's
+                      layout: records of direction byte, 2-byte length, bytes; the two
+                      directions' segments alternate, each direction in capture order
   fuzz_spiped         handshakes and record windows of the spiped captures, in the harness's
                       layout (13-byte header, nonces, DH messages, y_SC, tagged records), with
                       y_SC = 1 for -f sessions and from the key logs for forward-secret ones
@@ -208,6 +211,31 @@ def write_dictionary(path, words):
             f.write('"\\x0a%s\\x0a"\n' % w)   # as a whole argument between '\n' separators
 
 
+def session_seeds(captures, st, session):
+    for path in sorted(glob.glob(os.path.join(captures, "resp-*.pcap")) +
+                       glob.glob(os.path.join(captures, "repl-*.pcap"))):
+        try:
+            port = truth(path)["server_port"]
+        except (OSError, KeyError, ValueError):
+            port = 6379
+        name = stem(path)
+        for ci, c in enumerate(st.connections(path, port)):
+            dirs = []
+            for d in (c.c2s, c.s2c):
+                d.finish()
+                dirs.append([s.frame[s.pl_off:s.pl_off + s.pl_cap] for s in d.segs if s.pl_cap])
+            out = bytearray()
+            for k in range(max(len(dirs[0]), len(dirs[1]))):
+                for op, segs in enumerate(dirs):
+                    if k < len(segs):
+                        chunk = segs[k][:0xFFFF]
+                        if len(out) + 3 + len(chunk) > MAX_FILE:
+                            break
+                        out += bytes([op]) + struct.pack("<H", len(chunk)) + chunk
+            if out:
+                session.add("%s-%d" % (name, ci), bytes(out))
+
+
 def resp_seeds(captures, st, parse, commands):
     resp_parse_synthetic(parse)
     for k, args in enumerate(SYNTHETIC_COMMANDS):
@@ -379,12 +407,14 @@ def main():
 
     parse = Seeds("fuzz_resp_parse")
     commands = Seeds("fuzz_resp_commands")
+    session = Seeds("fuzz_resp_session")
     spiped = Seeds("fuzz_spiped")
     keylog = Seeds("fuzz_spiped_keylog")
     resp_seeds(a.captures, st, parse, commands)
+    session_seeds(a.captures, st, session)
     spiped_seeds(a.captures, st, spiped)
     keylog_seeds(a.captures, st, keylog)
-    for s in (parse, commands, spiped, keylog):
+    for s in (parse, commands, session, spiped, keylog):
         n = s.write(a.out)
         if n == 0:
             sys.exit("make-seeds.py: no seeds for %s" % s.name)

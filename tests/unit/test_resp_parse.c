@@ -318,6 +318,35 @@ int main(void)
         }
     }
 
+
+    /* RESP_PARSE_LENIENT: well-framed content errors mark the element, not the message */
+    {
+        static const char *const lenient[] = {
+            "(123  123\r\n", ":12a\r\n", "#x\r\n", ",1.2.3\r\n", "_x\r\n",
+            "*2\r\n:abc\r\n+ok\r\n", "=5\r\nabcde\r\n",
+        };
+        for (size_t i = 0; i < sizeof lenient / sizeof lenient[0]; i++) {
+            size_t len = strlen(lenient[i]);
+            r = parse(lenient[i], len, 0);
+            CHECK(r.status == RESP_BAD && r.err == RESP_ERR_VALUE);
+            r = parse(lenient[i], len, RESP_PARSE_LENIENT);
+            CHECK(r.status == RESP_OK && r.length == len);
+        }
+        /* framing errors stay errors */
+        r = parse("$3\r\nabcd\r\n", 11, RESP_PARSE_LENIENT);
+        CHECK(r.status == RESP_BAD && r.err == RESP_ERR_CRLF);
+        r = parse("*x\r\n", 5, RESP_PARSE_LENIENT);
+        CHECK(r.status == RESP_BAD && r.err == RESP_ERR_LENGTH);
+    }
+    /* RESP_PARSE_REQUEST: "*<n>" below 0 is an empty request of its own, only at top level */
+    r = parse("*-10\r\n*1\r\n", 11, RESP_PARSE_REQUEST | RESP_PARSE_ALLOW_INLINE);
+    CHECK(r.status == RESP_OK && r.length == 6);
+    r = parse("*-10\r\n", 6, 0);
+    CHECK(r.status == RESP_BAD && r.err == RESP_ERR_LENGTH);
+    r = parse("*1\r\n*-2\r\n", 10, RESP_PARSE_REQUEST);
+    CHECK(r.status == RESP_BAD);
+    r = parse("$-5\r\n", 5, RESP_PARSE_REQUEST);
+    CHECK(r.status == RESP_BAD);
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
