@@ -828,6 +828,17 @@ static unsigned long walk_message(walk_t *w, proto_tree *tree, const char **exc_
 
 /* Dissects the message at [offset, offset+length), which may be the start of one the capture
  * does not hold whole. Returns its protocol item. */
+static gboolean first_bulk(const guint8 *p, size_t n, const guint8 **name, size_t *len);
+
+/* A server message shaped like a command a master streams: an array whose first element is
+ * a bulk string naming a command. */
+static gboolean names_command(const guint8 *p, size_t n)
+{
+    const guint8 *name;
+    size_t len;
+    return n > 0 && p[0] == '*' && first_bulk(p, n, &name, &len) && resp_command_lookup(name, len);
+}
+
 static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
                                    int length, gboolean is_request, resp_conv_t *cd)
 {
@@ -846,7 +857,9 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     /* a master's stream to its replica carries commands: decoded like requests */
     gboolean from_master = !is_request &&
         (mi ? mi->kind == RESP_MSG_REPLICATION
-            : !PINFO_FD_VISITED(pinfo) && resp_session_server_state(&cd->sess) == RESP_SERVER_REPL_STREAM);
+            : !PINFO_FD_VISITED(pinfo) &&
+              (resp_session_server_state(&cd->sess) == RESP_SERVER_REPL_STREAM ||
+               (names_command(w.msg, w.length) && resp_session_master_stream_guess(&cd->sess))));
     w.as_command = is_request || from_master;
 
     const char *exc_msg = NULL;
@@ -1395,6 +1408,8 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         if (tcpd && tcpd->server_port) {
             cd->dir[0].verified = TRUE;
             cd->dir[1].verified = TRUE;
+        } else if (!have_pos || stream_pos != 0 || gap_before) {
+            resp_session_set_midstream(&cd->sess);
         }
     }
     gboolean is_request = !(pinfo->srcport == cd->server_port &&

@@ -107,6 +107,26 @@ resp_server_state_t resp_session_server_state(const resp_session_t *s)
     return sync_pending(s) ? RESP_SERVER_RDB_WAIT : s->server;
 }
 
+void resp_session_set_midstream(resp_session_t *s)
+{
+    s->midstream = 1;
+}
+
+int resp_session_master_stream_guess(resp_session_t *s)
+{
+    /* replies to lost requests come before any request; a master's stream can too */
+    const resp_req_t *h = s->head;
+    int only_gap = !h || (h->kind == RESP_REQ_GAP && !h->next);
+    if (!s->midstream || s->requests_seen || s->client != RESP_CLIENT_COMMANDS ||
+        s->server != RESP_SERVER_REPLIES || !only_gap)
+        return 0;
+    s->server = RESP_SERVER_REPL_STREAM;
+    s->client = RESP_CLIENT_REPLICA;
+    s->guessed_replica = 1;
+    s->head = s->tail = NULL;
+    return 1;
+}
+
 /* REPLCONF ACK <offset> from a replica: answers the oldest GETACK, measures its lag. */
 static void replica_ack(resp_session_t *s, const resp_cmd_t *c, uint32_t frame, resp_verdict_t *v)
 {
@@ -138,6 +158,14 @@ void resp_session_request(resp_session_t *s, resp_req_t *req, const resp_cmd_t *
     uint32_t replies = 1;
     const char *cmd = c ? c->cmd : NULL;
 
+    s->requests_seen++;
+    if (s->guessed_replica && s->client == RESP_CLIENT_REPLICA && cmd &&
+        strcmp(cmd, "REPLCONF") != 0) {
+        /* a replica sends nothing but ACKs: the guess was wrong, this is a client */
+        s->client = RESP_CLIENT_COMMANDS;
+        s->server = RESP_SERVER_REPLIES;
+        s->guessed_replica = 0;
+    }
     if (s->client == RESP_CLIENT_CLOSED) {
         replies = 0;
     } else if (!cmd) {

@@ -136,6 +136,10 @@ typedef struct {
     uint64_t repl_offset;         /* master offset at the end of the stream seen so far */
     int repl_id_known;
     char repl_id[41];
+    /* a capture that starts inside the connection: what it is must be inferred */
+    int midstream;
+    int guessed_replica;          /* the link was taken for a replication link by inference */
+    uint32_t requests_seen;
 } resp_session_t;
 
 typedef struct {
@@ -156,6 +160,14 @@ void resp_session_init(resp_session_t *s);
 /* What the server side sends next. RDB_WAIT also while a SYNC or PSYNC awaits its answer
  * (keepalive newlines may come first). */
 resp_server_state_t resp_session_server_state(const resp_session_t *s);
+
+/* A capture that started inside the connection: the caller saw no handshake. */
+void resp_session_set_midstream(resp_session_t *s);
+
+/* Midstream, before the client said anything: a server message that is a command (the
+ * caller checked: an array of bulk strings naming one) is a master's stream to its replica.
+ * Returns 1 and enters that state when that is the likelier reading. */
+int resp_session_master_stream_guess(resp_session_t *s);
 
 /* A client's request. req is the caller's storage: filled, and queued when the server answers
  * it (req->replies_expected > 0). cmd NULL: an empty request ("*0", "*-10", an empty line),

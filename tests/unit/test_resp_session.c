@@ -263,6 +263,20 @@ static void test_replication_continue_and_sync(void)
     CHECK(s.client == RESP_CLIENT_COMMANDS && s.server == RESP_SERVER_REPLIES);
     CHECK(req(&s, "PING")->replies_expected == 1);
 
+    /* midstream, a command from the server before any request: a master's stream */
+    resp_session_init(&s);
+    resp_session_set_midstream(&s);
+    CHECK(resp_session_master_stream_guess(&s) && s.server == RESP_SERVER_REPL_STREAM);
+    CHECK(req(&s, "REPLCONF ACK 10")->replies_expected == 0 && s.client == RESP_CLIENT_REPLICA);
+    /* ... unless the client then sends what no replica sends */
+    CHECK(req(&s, "GET k")->replies_expected == 1 && s.server == RESP_SERVER_REPLIES);
+    /* not when the start was seen, nor once the client spoke */
+    resp_session_init(&s);
+    CHECK(!resp_session_master_stream_guess(&s));
+    resp_session_set_midstream(&s);
+    req(&s, "GET k");
+    CHECK(!resp_session_master_stream_guess(&s));
+
     /* a link whose start the capture missed: the replica's ACK tells */
     resp_session_init(&s);
     req(&s, "REPLCONF ACK 1234");
