@@ -111,7 +111,7 @@ static expert_field ei_resp_line_continues = EI_INIT;
 static expert_field ei_resp_unknown_subcommand = EI_INIT;
 static expert_field ei_resp_invalid_value = EI_INIT;
 static expert_field ei_resp_after_protocol_error = EI_INIT;
-static expert_field ei_resp_rdb_incomplete = EI_INIT;
+static expert_field ei_resp_rdb_lost = EI_INIT;
 
 /* Preferences */
 static rsp_bool resp_desegment_own = TRUE; /* used only when we registered the protocol */
@@ -162,6 +162,7 @@ typedef struct {
     gboolean server_known;
     resp_dir_state_t dir[2]; /* 0: to server, 1: to client */
     resp_session_t sess;     /* what each side sends next, and the pairing */
+    guint64 rdb_lost;        /* snapshot bytes lost before the next RDB data shown */
 } resp_conv_t;
 
 /* Bytes of the server's stream that are no RESP message, as the first pass found them:
@@ -184,6 +185,7 @@ typedef struct {
     guint64 rdb_length;
     gint rdb_version;     /* -1: not yet known */
     gboolean rdb_end;     /* the snapshot ends in this span */
+    guint64 rdb_lost;     /* snapshot bytes lost just before this span */
     resp_request_t *answers; /* SYNC, answered by the snapshot */
 } resp_span_t;
 
@@ -1240,6 +1242,10 @@ static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const
     }
     proto_item_append_text(ti, ", RDB snapshot data");
     proto_tree_add_uint64(rt, hf_resp_rdb_offset, tvb, off, 0, sp->rdb_offset);
+    if (sp->rdb_lost)
+        expert_add_info_format(pinfo, pi, &ei_resp_rdb_lost, "%" G_GUINT64_FORMAT
+                               " bytes of the snapshot were lost before these (counted by TCP "
+                               "sequence numbers)", sp->rdb_lost);
     if (sp->rdb_version >= 0)
         proto_tree_add_uint(rt, hf_resp_rdb_version, tvb, off, MIN(len, 9), (guint32)sp->rdb_version);
     proto_tree_add_item(rt, hf_resp_rdb_data, tvb, off, len, ENC_NA);
@@ -1346,6 +1352,8 @@ static int raw_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, resp_co
         sp->rdb_offset = at;
         sp->have_length = resp_rdb_length(&s->rdb, &sp->rdb_length);
         sp->rdb_end = s->rdb.done;
+        sp->rdb_lost = cd->rdb_lost;
+        cd->rdb_lost = 0;
         if (at < 9 && resp_rdb_version(&s->rdb) >= 0)
             sp->rdb_version = resp_rdb_version(&s->rdb);
         show_span(tvb, pinfo, tree, sp);
@@ -1420,6 +1428,17 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
      * complete, whose later bytes come as a new call; or with its sequence analysis off). */
     if (tcpinfo && !PINFO_FD_VISITED(pinfo) && dir->have_next_seq && tcpinfo->seq != dir->next_seq)
         gap_before = TRUE;
+    if (gap_before && !PINFO_FD_VISITED(pinfo) && !is_request && tcpinfo && dir->have_next_seq &&
+        cd->sess.server == RESP_SERVER_RDB && !cd->sess.rdb.eof_framing) {
+        /* lost bytes of a sized snapshot: counted by their sequence numbers, so that its end
+         * is still found (an EOF mark among lost bytes could not be) */
+        guint32 lost = tcpinfo->seq - dir->next_seq;
+        if (lost < 0x80000000u && (guint64)lost < cd->sess.rdb.declared - cd->sess.rdb.fed) {
+            resp_session_rdb_feed(&cd->sess, NULL, lost);
+            cd->rdb_lost += lost;
+            gap_before = FALSE;
+        }
+    }
     if (gap_before && !PINFO_FD_VISITED(pinfo)) {
         dir->verified = FALSE;
         note_gap(cd, pinfo, is_request);
@@ -1727,7 +1746,7 @@ void proto_register_resp_plugin(void)
         {&ei_resp_invalid_value, {"resp.invalid_value", PI_MALFORMED, PI_WARN, "Value not valid for its type", EXPFILL}},
         {&ei_resp_after_protocol_error, {"resp.after_protocol_error", PI_SEQUENCE, PI_NOTE,
                                          "Bytes after a protocol error: the server closes the connection without reading them", EXPFILL}},
-        {&ei_resp_rdb_incomplete, {"resp.rdb.incomplete", PI_SEQUENCE, PI_WARN, "The snapshot ends before its declared length", EXPFILL}},
+        {&ei_resp_rdb_lost, {"resp.rdb.lost", PI_SEQUENCE, PI_WARN, "Snapshot bytes lost before these", EXPFILL}},
         {&ei_resp_line_continues, {"resp.line_continues", PI_REASSEMBLE, PI_NOTE, "A very long line: shown as it comes, its rest in later segments (resp.line_rest)", EXPFILL}},
     };
 

@@ -151,3 +151,22 @@ def test_replication_snapshot_split_anywhere(shared_tmp, framing):
         assert experts(path, "resp.malformed || resp.skipped || resp.unmatched_response || _ws.malformed") == []
     getack = values(path, "frame.number", 'resp.command == "REPLCONF" && resp.replication', ["-2"])
     assert values(path, "resp.response_to", 'resp.argument == "ACK"', ["-2"]) == getack
+
+
+def test_replication_snapshot_with_a_lost_segment(shared_tmp):
+    """A segment of a sized snapshot is missing: its bytes are counted by their sequence
+    numbers, so the snapshot still ends where it does and the stream after it is decoded."""
+    rdb = b"REDIS0011" + bytes(range(256)) * 40
+    conv = TcpConversation()
+    conv.send("c", cmd(b"PSYNC", b"?", b"-1"))
+    conv.send("s", b"+FULLRESYNC 8de1787ba490483314a4d30f1c628bc5025eb761 0\r\n")
+    stream = cmd(b"SELECT", b"0") + cmd(b"SET", b"k", b"v")
+    conv.send("s", b"$%d\r\n" % len(rdb) + rdb + stream, segment=1000)
+    lost = len(conv.frames) - 5
+    del conv.frames[lost]
+    path = conv.write(shared_tmp / "snapshot-lost.pcap")
+    for extra in ([], ["-2"]):
+        assert values(path, "resp.command", "resp.replication", extra) == ["SELECT", "SET"]
+        assert values(path, "resp.rdb.length", extra=extra)[-1] == str(len(rdb))
+        assert len(values(path, "frame.number", "resp.rdb.lost", extra)) == 1
+        assert values(path, "frame.number", "resp.skipped || resp.malformed", extra) == []
