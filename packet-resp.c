@@ -34,6 +34,12 @@
 #define RESP_EXACT_NEED_MIN 4096 /* bytes missing from one value that make waiting for them worth it */
 #define RESP_LONG_LINE 65536 /* an unfinished reply line this long is shown as it comes */
 #define RESP_BOUND_NEED_MIN 16384 /* a lower bound of the missing bytes worth asking TCP for */
+/* A lower bound lands inside a later segment, which TCP then splits between two steps of the
+ * reassembly; Wireshark 4.0 cannot replay a message completed in such a split segment on
+ * later passes (a 140 KB MSET of Redis's test suite vanished with -2). Below this size the
+ * message grows by whole segments instead, whose cost (TCP rebuilds the buffer each time) is
+ * still small. */
+#define RESP_BOUND_ASK_FROM (1024u * 1024u)
 
 static int proto_resp = -1;
 static dissector_handle_t resp_handle;
@@ -331,6 +337,9 @@ typedef struct {
     gint64 third_int;
     gboolean have_third;
     guint top_children;
+    /* a HELLO reply's "server" and "version" values (among the first top-level elements) */
+    const guint8 *prev_str, *server_name, *server_version;
+    size_t prev_len, server_name_len, server_version_len;
     wmem_array_t *error_children; /* guint32 indices of top-level elements that are errors */
     proto_item *top_item; /* the message's protocol item and its subtree */
     proto_tree *top_tree;
@@ -389,6 +398,7 @@ static void walk_restart(walk_t *w)
     w->first_len = 0;
     w->have_third = FALSE;
     w->top_children = 0;
+    w->prev_str = w->server_name = w->server_version = NULL;
     w->error_children = NULL;
     memset(w->trees, 0, sizeof w->trees);
     memset(w->items, 0, sizeof w->items);
@@ -419,6 +429,21 @@ static void walk_element(void *ud, const resp_element_t *e)
         if (w->top_children == 0 && (e->type == RESP_BULK_STRING || e->type == RESP_SIMPLE_STRING)) {
             w->first_str = data;
             w->first_len = e->data_len;
+        }
+        if (!w->as_command && w->top_children < 16 &&
+            (e->type == RESP_BULK_STRING || e->type == RESP_SIMPLE_STRING || e->type == RESP_VERBATIM)) {
+            const guint8 *d = w->msg + e->data_offset;
+            if (w->top_children % 2 == 1 && w->prev_str) {
+                if (w->prev_len == 6 && !memcmp(w->prev_str, "server", 6)) {
+                    w->server_name = d;
+                    w->server_name_len = e->data_len;
+                } else if (w->prev_len == 7 && !memcmp(w->prev_str, "version", 7)) {
+                    w->server_version = d;
+                    w->server_version_len = e->data_len;
+                }
+            }
+            w->prev_str = d;
+            w->prev_len = e->data_len;
         }
         if (w->top_children == 2 && e->type == RESP_INTEGER) {
             w->third_int = e->count;
@@ -732,6 +757,10 @@ static void record_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
     r.first_len = w->first_len;
     r.have_third = w->have_third;
     r.third_int = w->third_int;
+    r.server_name = w->server_name;
+    r.server_name_len = w->server_name_len;
+    r.server_version = w->server_version;
+    r.server_version_len = w->server_version_len;
     if (w->error_children) {
         r.error_children = (const uint32_t *)wmem_array_get_raw(w->error_children);
         r.n_error_children = wmem_array_get_count(w->error_children);
@@ -1173,7 +1202,8 @@ static resp_result_t frame_message(packet_info *pinfo, resp_dir_state_t *dir, co
  * never), and every answer makes it rebuild the whole buffer, so asking segment by segment
  * for a message of many segments is quadratic. Hence: the exact count when a value ends the
  * message; at least the rest of the current segment when the data ends inside one; a lower
- * bound when it is large (a big aggregate: 3 bytes per pending element); else one segment. */
+ * bound when both it and the message so far are large (a big aggregate: 3 bytes per pending
+ * element); else one segment. */
 static guint32 desegment_ask(const resp_result_t *r, const struct tcpinfo *tcpinfo, int reported)
 {
     guint64 ask = r->need;
@@ -1181,7 +1211,7 @@ static guint32 desegment_ask(const resp_result_t *r, const struct tcpinfo *tcpin
         guint32 seg_rest = tcpinfo->nxtseq - (tcpinfo->seq + (guint32)reported);
         if (seg_rest > 0 && seg_rest < 0x80000000u)
             ask = MAX(r->need, seg_rest);
-        else if (r->need < RESP_BOUND_NEED_MIN)
+        else if (r->need < RESP_BOUND_NEED_MIN || (guint32)reported < RESP_BOUND_ASK_FROM)
             return DESEGMENT_ONE_MORE_SEGMENT;
     }
     return ask > RESP_DESEGMENT_CAP ? RESP_DESEGMENT_CAP : (guint32)ask;

@@ -193,9 +193,10 @@ void resp_session_request(resp_session_t *s, resp_req_t *req, const resp_cmd_t *
             } else if (sk[0] == 'u' || sk[1] == 'u') {
                 req->kind = RESP_REQ_UNSUBSCRIBE_ALL; /* one reply per subscription */
             }
-        } else if (!strcmp(cmd, "HELLO") && c->argc > 1 && c->arg_len[1] == 1 &&
-                   (c->argv[1][0] == '2' || c->argv[1][0] == '3')) {
-            req->hello_version = (uint8_t)(c->argv[1][0] - '0');
+        } else if (!strcmp(cmd, "HELLO")) {
+            req->effects |= RESP_EFF_HELLO;
+            if (c->argc > 1 && c->arg_len[1] == 1 && (c->argv[1][0] == '2' || c->argv[1][0] == '3'))
+                req->hello_version = (uint8_t)(c->argv[1][0] - '0');
         } else if (!strcmp(cmd, "MONITOR")) {
             req->effects |= RESP_EFF_MONITOR;
         } else if (!strcmp(cmd, "RESET")) {
@@ -241,8 +242,9 @@ void resp_session_request(resp_session_t *s, resp_req_t *req, const resp_cmd_t *
     }
     if (silenced && s->client != RESP_CLIENT_CLOSED)
         replies = 0;
-    /* every request the server reads ends a SKIP's reach (Redis's resetClient) */
-    if (s->client != RESP_CLIENT_CLOSED) {
+    /* every request the server reads ends a SKIP's reach (resetClient); an empty one only up
+     * to Redis 7 and in Valkey */
+    if (s->client != RESP_CLIENT_CLOSED && (cmd || !s->empty_keeps_skip)) {
         s->skip_this = s->skip_next;
         s->skip_next = 0;
     }
@@ -299,6 +301,16 @@ static void apply_effects(resp_session_t *s, const resp_req_t *req)
     /* a SUBSCRIBE run by EXEC: its replies came inside EXEC's array */
     if (req->subscribe_kind && req->kind == RESP_REQ_SUBSCRIBE && !strstr(req->subscribe_kind, "unsubscribe"))
         s->subscribed = 1;
+}
+
+/* A HELLO reply's "server" and "version": which rules of which server apply. */
+static void server_identity(resp_session_t *s, const resp_reply_t *r)
+{
+    unsigned major = 0;
+    for (size_t i = 0; i < r->server_version_len && r->server_version[i] >= '0' &&
+                       r->server_version[i] <= '9' && major < 1000; i++)
+        major = major * 10 + (unsigned)(r->server_version[i] - '0');
+    s->empty_keeps_skip = ascii_caseeq(r->server_name, r->server_name_len, "redis") && major >= 8;
 }
 
 /* "+FULLRESYNC <replid> <offset>" or "+CONTINUE [<replid>]" answering a PSYNC. */
@@ -427,6 +439,8 @@ void resp_session_reply(resp_session_t *s, const resp_reply_t *r, uint32_t frame
         }
     } else if (!error) {
         apply_effects(s, req);
+        if ((req->effects & RESP_EFF_HELLO) && r->server_name)
+            server_identity(s, r);
         if ((req->effects & RESP_EFF_PSYNC) && r->type == RESP_SIMPLE_STRING)
             psync_reply(s, req, r, v);
     } else if (req->effects & (RESP_EFF_PSYNC | RESP_EFF_SYNC)) {

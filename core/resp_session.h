@@ -46,6 +46,7 @@ typedef enum {
 #define RESP_EFF_SYNC 0x20u    /* SYNC: answered by the RDB snapshot itself */
 #define RESP_EFF_PSYNC 0x40u   /* answered +FULLRESYNC (then an RDB) or +CONTINUE */
 #define RESP_EFF_GETACK 0x80u  /* REPLCONF GETACK from a master: the replica answers with an ACK */
+#define RESP_EFF_HELLO 0x100u  /* HELLO: its reply names the server and its version */
 
 typedef struct resp_req {
     struct resp_req *next;        /* queue of requests awaiting replies */
@@ -85,6 +86,10 @@ typedef struct {
     int64_t third_int;
     const uint32_t *error_children; /* indices of top-level elements that are errors, ascending */
     size_t n_error_children;
+    const uint8_t *server_name; /* a HELLO reply's "server" and "version" values, if any */
+    size_t server_name_len;
+    const uint8_t *server_version;
+    size_t server_version_len;
 } resp_reply_t;
 
 /* The RDB snapshot a master sends: "$<len>\r\n" + len bytes, or (diskless) "$EOF:<mark>\r\n"
@@ -140,6 +145,9 @@ typedef struct {
     int midstream;
     int guessed_replica;          /* the link was taken for a replication link by inference */
     uint32_t requests_seen;
+    /* what the server said it is (HELLO): Redis 8 no longer lets an empty request end a
+     * CLIENT REPLY SKIP's reach; Redis 7 and Valkey do */
+    int empty_keeps_skip;
 } resp_session_t;
 
 typedef struct {

@@ -382,6 +382,7 @@ def RAW(raw, label):
 
 
 CLIENTREPLY_STEPS = [
+    A("HELLO"),                          # the server says what it is (Redis 8 differs below)
     A("PING"),
     A("CLIENT", "REPLY", "OFF"),
     A("SET", "a", "1"),

@@ -170,3 +170,24 @@ def test_replication_snapshot_with_a_lost_segment(shared_tmp):
         assert values(path, "resp.rdb.length", extra=extra)[-1] == str(len(rdb))
         assert len(values(path, "frame.number", "resp.rdb.lost", extra)) == 1
         assert values(path, "frame.number", "resp.skipped || resp.malformed", extra) == []
+
+
+def test_large_request_in_uneven_segments_survives_a_second_pass(shared_tmp):
+    """Redis's unit/protocol sends an MSET of 20002 arguments (140 KB) that loopback cut into
+    segments of 4096, 32768, 4096, 47616 and 51460 bytes. Asking TCP for a lower bound of the
+    missing bytes made the reassembly end inside a segment, and Wireshark 4.0 could not replay
+    it: with -2 the request was only "TCP segment of a reassembled PDU"."""
+    msg = cmd(b"mset", *([b"k", b"v"] * 10001))
+    conv = TcpConversation()
+    at = 0
+    for n in (4096, 32768, 4096, 47616, len(msg)):
+        conv.send("c", msg[at:at + n])
+        at += n
+        if at >= len(msg):
+            break
+    conv.send("s", b"+OK\r\n")
+    conv.send("c", cmd(b"GET", b"{k}2")).send("s", b"$2\r\nv2\r\n")
+    path = conv.write(shared_tmp / "mset-uneven.pcap")
+    one = values(path, "frame.number", 'resp.command == "MSET"')
+    assert one and values(path, "frame.number", 'resp.command == "MSET"', ["-2"]) == one
+    assert values(path, "resp.response_to", "resp.response", ["-2"])[0] == one[0]

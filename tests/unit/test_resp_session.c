@@ -107,6 +107,35 @@ static void test_client_reply(void)
     CHECK(req(&s, "CLIENT REPLY SKIP")->replies_expected == 0);
     CHECK(req(&s, "")->replies_expected == 0);
     CHECK(req(&s, "GET n")->replies_expected == 1);
+    /* Redis 8 (as its HELLO reply says) no longer ends a SKIP at an empty request */
+    {
+        resp_session_t s8;
+        resp_session_init(&s8);
+        resp_req_t *hello = req(&s8, "HELLO");
+        resp_reply_t r;
+        memset(&r, 0, sizeof r);
+        r.type = RESP_ARRAY;
+        r.count = 14;
+        r.server_name = (const uint8_t *)"redis";
+        r.server_name_len = 5;
+        r.server_version = (const uint8_t *)"8.0.2";
+        r.server_version_len = 5;
+        resp_verdict_t v8;
+        resp_session_reply(&s8, &r, ++frame_no, &v8);
+        CHECK(v8.answers == hello && s8.empty_keeps_skip);
+        CHECK(req(&s8, "CLIENT REPLY SKIP")->replies_expected == 0);
+        CHECK(req(&s8, "")->replies_expected == 0);
+        CHECK(req(&s8, "GET n")->replies_expected == 0);
+        CHECK(req(&s8, "GET n")->replies_expected == 1);
+        /* Valkey 9 keeps the Redis 7 rule */
+        resp_session_init(&s8);
+        req(&s8, "HELLO 3");
+        r.server_name = (const uint8_t *)"valkey";
+        r.server_name_len = 6;
+        r.server_version = (const uint8_t *)"9.1.2";
+        resp_session_reply(&s8, &r, ++frame_no, &v8);
+        CHECK(!s8.empty_keeps_skip && s8.version == 3);
+    }
     /* ON right after SKIP: the flags are cleared before ON replies */
     CHECK(req(&s, "CLIENT REPLY SKIP")->replies_expected == 0);
     CHECK(req(&s, "CLIENT REPLY ON")->replies_expected == 1);
