@@ -334,6 +334,13 @@ static void psync_reply(resp_session_t *s, const resp_req_t *req, const resp_rep
     if (nw == 0)
         return;
     int full = ascii_caseeq(w[0], wl[0], "FULLRESYNC");
+    if (ascii_caseeq(w[0], wl[0], "RDBCHANNELSYNC")) {
+        /* Redis 8: the snapshot comes over a second connection (the RDB channel); this one
+         * carries the master's stream, from an offset the other connection tells */
+        s->repl_offset_known = 0;
+        s->server = RESP_SERVER_REPL_STREAM;
+        return;
+    }
     if (!full && !ascii_caseeq(w[0], wl[0], "CONTINUE"))
         return;
     if (nw > 1) {

@@ -44,7 +44,8 @@ typedef enum {
 #define RESP_EFF_DISCARD 0x08u
 #define RESP_EFF_MULTI 0x10u
 #define RESP_EFF_SYNC 0x20u    /* SYNC: answered by the RDB snapshot itself */
-#define RESP_EFF_PSYNC 0x40u   /* answered +FULLRESYNC (then an RDB) or +CONTINUE */
+#define RESP_EFF_PSYNC 0x40u   /* answered +FULLRESYNC (then an RDB), +CONTINUE, or (Redis 8)
+                                  +RDBCHANNELSYNC: the RDB comes on another connection */
 #define RESP_EFF_GETACK 0x80u  /* REPLCONF GETACK from a master: the replica answers with an ACK */
 #define RESP_EFF_HELLO 0x100u  /* HELLO: its reply names the server and its version */
 

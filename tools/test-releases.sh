@@ -45,13 +45,20 @@ cleanup_root() {
         sleep 2
         kill -KILL "${pids[@]}" 2>/dev/null || true
     fi
-    local i
+    local i mp extra=()
+    # what the tests mounted inside (ip netns: run/netns), newest first, then ours
+    while read -r _ mp _; do
+        case "$mp" in "$root"/*) extra=("$mp" "${extra[@]}") ;; esac
+    done </proc/self/mounts
+    for mp in "${extra[@]}"; do
+        umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
+    done
     for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-        umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" || true
+        umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" 2>/dev/null || true
     done
     mounts=()
     # never delete through a mount that is still there
-    if grep -q " $root/" /proc/self/mounts; then
+    if grep -qE " $root(/| )" /proc/self/mounts; then
         echo "test-releases.sh: $root still has mounts; left in place" >&2
     else
         rm -rf --one-file-system "$(dirname "$root")"
@@ -117,6 +124,11 @@ for suite in "${suites[@]}"; do
     root="$work/root"
     mkdir "$root"
     tar -C "$root" -xf "$tarball"
+    # the root is a mount point of its own, as on a real machine: `ip netns exec` (the live
+    # tests' private networks) needs that; private, so nothing mounted in it leaks out
+    mount --bind "$root" "$root"
+    mounts+=("$root")
+    mount --make-private "$root"
     mount_in proc proc /proc
     mount_in sysfs sys /sys
     mount_in bind /dev /dev

@@ -277,6 +277,13 @@ static void test_replication_continue_and_sync(void)
     CHECK(v.answers == psync && v.have_repl && !v.have_repl_offset);
     CHECK(resp_session_server_state(&s) == RESP_SERVER_REPL_STREAM && s.repl_offset == 500);
 
+    /* Redis 8's RDB channel: the main connection carries only the stream */
+    resp_session_init(&s);
+    psync = req(&s, "PSYNC ? -1");
+    v = reply_str(&s, RESP_SIMPLE_STRING, "RDBCHANNELSYNC 7");
+    CHECK(v.answers == psync && resp_session_server_state(&s) == RESP_SERVER_REPL_STREAM &&
+          !s.repl_offset_known);
+
     /* SYNC: the snapshot is the answer; newlines may come first */
     resp_session_init(&s);
     resp_req_t *sync = req(&s, "SYNC");
