@@ -780,14 +780,16 @@ static void record_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
 static void record_master_command(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi,
                                   const char *cmd, const char *sub)
 {
-    resp_request_t *req = new_request_record(w->pinfo);
     resp_cmd_t c = cmd_facts(w, cmd, sub);
+    /* only a GETACK is answered (by the replica's next ACK): only it needs a record */
+    resp_request_t *req = cmd && resp_master_command_awaits_ack(&c) ? new_request_record(w->pinfo) : NULL;
     resp_verdict_t v;
-    resp_session_master_command(&cd->sess, &req->core, cmd ? &c : NULL, w->length, &v);
-    req->core.frame = w->pinfo->num;
+    resp_session_master_command(&cd->sess, req ? &req->core : NULL, cmd ? &c : NULL, w->length, &v);
     mi->kind = RESP_MSG_REPLICATION;
-    if (req->core.effects & RESP_EFF_GETACK)
+    if (req) {
+        req->core.frame = w->pinfo->num;
         mi->req = req;
+    }
 }
 
 /* ---- one message --------------------------------------------------------------------- */

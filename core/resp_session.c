@@ -476,15 +476,20 @@ void resp_session_reply(resp_session_t *s, const resp_reply_t *r, uint32_t frame
     }
 }
 
+int resp_master_command_awaits_ack(const resp_cmd_t *c)
+{
+    return c && c->cmd && !strcmp(c->cmd, "REPLCONF") && arg_is(c, 1, "GETACK");
+}
+
 void resp_session_master_command(resp_session_t *s, resp_req_t *req, const resp_cmd_t *c,
                                  size_t msg_len, resp_verdict_t *v)
 {
     memset(v, 0, sizeof *v);
-    memset(req, 0, sizeof *req);
     v->kind = RESP_MSG_REPLICATION;
     if (s->repl_offset_known)
         s->repl_offset += msg_len;
-    if (c && c->cmd && !strcmp(c->cmd, "REPLCONF") && arg_is(c, 1, "GETACK")) {
+    if (req && resp_master_command_awaits_ack(c)) {
+        memset(req, 0, sizeof *req);
         req->effects = RESP_EFF_GETACK;
         req->replies_expected = 1;
         if (s->getack_tail)

@@ -193,8 +193,13 @@ void resp_session_protocol_error(resp_session_t *s, resp_req_t *req, uint32_t fr
 void resp_session_reply(resp_session_t *s, const resp_reply_t *r, uint32_t frame,
                         resp_verdict_t *v);
 
-/* A command of the master's stream (server state REPL_STREAM), msg_len bytes long. req is
- * queued for the replica's ACK when the command is REPLCONF GETACK. */
+/* Whether a command of a master's stream is REPLCONF GETACK, which the replica's next ACK
+ * answers: only then does resp_session_master_command() need storage for it. */
+int resp_master_command_awaits_ack(const resp_cmd_t *cmd);
+
+/* A command of the master's stream (server state REPL_STREAM), msg_len bytes long. req
+ * (may be NULL for other commands) is queued for the replica's ACK when the command is
+ * REPLCONF GETACK. */
 void resp_session_master_command(resp_session_t *s, resp_req_t *req, const resp_cmd_t *cmd,
                                  size_t msg_len, resp_verdict_t *v);
 
