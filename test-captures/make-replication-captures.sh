@@ -6,6 +6,11 @@
 # Usage: sudo test-captures/make-replication-captures.sh
 #            [--server redis-server|valkey-server] [--out DIR] [scenario ...]
 #        scenarios: disk diskless psync tunnel clientreply (default: all)
+#                   diskless-nochannel (Redis 8 only: repl-rdb-channel no)
+#        REPL_SERVER_OPTS="--opt val ..." (environment): extra options for both
+#        servers of the replication scenarios (e.g. Valkey's
+#        --dual-channel-replication-enabled yes); for exploring, the truths
+#        may not cover what they change.
 #
 # Needs: root (network namespace, tcpdump), redis-server + redis-cli (or
 # valkey-server + valkey-cli), spiped (tunnel), tcpdump, ip (iproute2),
@@ -30,6 +35,7 @@ KEY=$HERE/spiped-test.key
 SERVER=redis-server
 OUT=$HERE
 ALL="disk diskless psync tunnel clientreply"
+KNOWN="$ALL diskless-nochannel"
 MASTER_PORT=6379
 REPLICA_PORT=6380
 TUNNEL_PORT=6479      # spiped -d listens here: the encrypted leg (captured)
@@ -180,13 +186,20 @@ capture_repl() {
   local pcap=$TMP/repl-$sc.pcap clear=$TMP/repl-$sc-clear.pcap
   rm -rf "${TMP:?}/master" "${TMP:?}/replica" "$pcap"* "$clear"*
   local slow=()
-  [[ $sc == diskless ]] && diskless=yes
+  [[ $sc == diskless* ]] && diskless=yes
+  # Redis 8 only (older servers refuse the option): the classic diskless sync,
+  # $EOF-framed RDB on the one connection, instead of the RDB channel
+  local nochan=()
+  [[ $sc == diskless-nochannel ]] && nochan=(--repl-rdb-channel no)
+  local extra=()
+  [[ -n ${REPL_SERVER_OPTS:-} ]] && read -r -a extra <<<"$REPL_SERVER_OPTS"
   # disk: slow the BGSAVE down (600 us a key, ~1.8 s) so that the master sends
   # keepalive newlines between +FULLRESYNC and the RDB
   [[ $sc == disk ]] && slow=(--rdb-key-save-delay 600)
   start_server m master "$MASTER_PORT" --requirepass "$PASSWORD" \
     --repl-ping-replica-period 1 --repl-diskless-sync "$diskless" \
-    --repl-diskless-sync-delay 2 "${slow[@]+"${slow[@]}"}"
+    --repl-diskless-sync-delay 2 "${slow[@]+"${slow[@]}"}" "${nochan[@]+"${nochan[@]}"}" \
+    "${extra[@]+"${extra[@]}"}"
   "$PY" "$GEN" preload --sock "$TMP/master/sock" --password "$PASSWORD" --keys "$PRELOAD_KEYS" ||
     die "preload failed"
   if [[ $sc == tunnel ]]; then
@@ -204,7 +217,8 @@ capture_repl() {
     --out "$TMP/$sc.baseline.json" || die "baseline failed"
   # the whole link is captured: the replica connects only now
   start_server r replica "$REPLICA_PORT" --replicaof 127.0.0.1 "$target" \
-    --masterauth "$PASSWORD" --repl-diskless-load disabled --rdb-del-sync-files no
+    --masterauth "$PASSWORD" --repl-diskless-load disabled --rdb-del-sync-files no \
+    "${nochan[@]+"${nochan[@]}"}" "${extra[@]+"${extra[@]}"}"
   gen run "$sc" --sidecar "$TMP/$sc.sidecar.json" --server "$SERVER" \
     --master-port "$MASTER_PORT" --master-sock "$TMP/master/sock" --master-log "$TMP/master/log" \
     --replica-port "$REPLICA_PORT" --replica-sock "$TMP/replica/sock" \
@@ -280,7 +294,7 @@ main() {
   done
   ((${#scenarios[@]})) || read -r -a scenarios <<<"$ALL"
   for s in "${scenarios[@]}"; do
-    [[ " $ALL " == *" $s "* ]] || die "unknown scenario '$s' (known: $ALL)"
+    [[ " $KNOWN " == *" $s "* ]] || die "unknown scenario '$s' (known: $KNOWN)"
   done
   case $SERVER in
     redis-server) CLI=redis-cli ;;

@@ -319,8 +319,11 @@ class Repl:
             "rdb_file": {"length": len(rdb), "sha256": hashlib.sha256(rdb).hexdigest(),
                          "header": rdb[:9].decode("latin-1")},
             "replica_log_receiving": re.findall(
-                r"sync: receiving (streamed RDB from master with EOF|\d+ bytes from master)", rlog),
-            "replica_log_full_resync": re.findall(r"Full resync from master: ([0-9a-f]{40}):(\d+)", rlog),
+                r"sync: receiving (streamed RDB from (?:master|primary) with EOF|\d+ bytes from "
+                r"(?:master|primary))", rlog),
+            "replica_log_full_resync": re.findall(
+                r"Full resync from (?:master|primary): ([0-9a-f]{40}):(\d+)", rlog),
+            "replica_log_rdb_channel": len(re.findall(r"initialize RDB channel", rlog)),
             "replica_log_partial": re.findall(r"Successful partial resynchronization[^\n]*", rlog),
             "master_log_partial": len(re.findall(r"Partial resynchronization request from .* accepted",
                                                  mlog)),
@@ -337,7 +340,7 @@ def sc_repl(a, scenario):
     if scenario in ("disk", "tunnel", "psync"):
         time.sleep(1.5)          # a master PING and replica ACKs before the writes
     w, replies = writer_session(a.master_port, a.password,
-                                WRITES_A if scenario != "diskless" else WRITES_A[:7])
+                                WRITES_A if not scenario.startswith("diskless") else WRITES_A[:7])
     # WAIT on the writing connection: master sends REPLCONF GETACK *, replica ACKs
     t0 = time.time()
     r = w.call("WAIT", "1", "2000")
@@ -691,7 +694,27 @@ def statname(words, containers):
     return n
 
 
-def parse_replication(conn, containers):
+def rdb_magic(header):
+    """('REDIS', 12) for REDIS0012, ('VALKEY', 80) for VALKEY080 (Valkey 9)."""
+    m = re.match(rb"(REDIS|VALKEY)(\d+)$", header[:9])
+    expect(m, "RDB header %r" % header[:9])
+    return m.group(1).decode(), int(m.group(2))
+
+
+def replconf_opts(args):
+    """REPLCONF k1 v1 k2 v2 ... -> {k: v} (lower-case keys; repeated capa joined)."""
+    out = {}
+    for k, v in zip(args[1::2], args[2::2]):
+        k = k.lower()
+        out[k] = out[k] + " " + v if k in out else v
+    return out
+
+
+def parse_replication(conn, containers, base=None):
+    """One replication connection (replica -> master). base: the master stream offset at which
+    the stream on this connection starts, when the connection itself does not say it (the main
+    channel of a Redis 8 RDB-channel sync: its +RDBCHANNELSYNC carries no offset; the stream
+    starts at the offset of the +FULLRESYNC on the RDB channel)."""
     c2s, s2c = conn["c2s"], conn["s2c"]
     out = {}
     pc = Parser(c2s.data)
@@ -707,6 +730,15 @@ def parse_replication(conn, containers):
         hs.append((dec(w), c2s.frame_at(start), c2s.frame_at(pc.p - 1), start, pc.p))
     npsync = next(i for i, h in enumerate(hs) if h[0][0].upper() in ("PSYNC", "SYNC"))
     handshake, after = hs[:npsync + 1], hs[npsync + 1:]
+    opts = {}
+    for h in handshake:
+        if h[0][0].upper() == "REPLCONF":
+            opts.update(replconf_opts(h[0]))
+    # Redis 8 RDB channel: the replica's second connection, REPLCONF ... rdb-only 1
+    # rdb-channel 1 main-ch-client-id <id>: it carries only the snapshot
+    out["role"] = "rdb_channel" if opts.get("rdb-channel") == "1" else "main"
+    if out["role"] == "rdb_channel":
+        out["main_ch_client_id"] = opts.get("main-ch-client-id")
     ps = Parser(s2c.data)
     replies = []
     keep = []          # keepalive newlines: (frame, where)
@@ -747,11 +779,19 @@ def parse_replication(conn, containers):
             out["framing"] = "sized"
             pstart, ps.p = ps.p, ps.p + n
         out["rdb_length"] = len(payload)
-        out["rdb_version"] = int(payload[5:9])
+        out["rdb_magic"], out["rdb_version"] = rdb_magic(payload)
         out["rdb_sha256"] = hashlib.sha256(payload).hexdigest()
         out["rdb_header_frame"] = s2c.frame_at(hstart)
         out["rdb_frames"] = s2c.frames_between(pstart, pstart + len(payload))
         out["rdb_framing_frames"] = s2c.frames_between(hstart, ps.p)
+    elif parts[0] == "+RDBCHANNELSYNC":
+        # Redis 8 (repl-rdb-channel yes, diskless master): the replica opens the RDB channel,
+        # this connection then carries the master's stream from the RDB channel's offset on
+        expect(out["role"] == "main" and len(parts) == 2, "PSYNC reply " + psync_reply)
+        out["sync"] = "rdbchannel"
+        out["replid"] = None
+        out["rdb_channel_client_id"] = parts[1]
+        expect(base is not None, "+RDBCHANNELSYNC: stream offset from the RDB channel")
     else:
         expect(parts[0] == "+CONTINUE", "PSYNC reply " + psync_reply)
         out["sync"] = "partial"
@@ -820,19 +860,55 @@ def cmd_annotate(a):
     t["master_repl_offset_end"] = side["master_repl_offset_end"]
     t["replica_repl_offset_end"] = side["replica_offset_end"]
     t["master_sync_stats_delta"] = side["master_stats"]
-    repl, other = [], []
+    repl, other, raw = [], [], []
     for (cp, sp), c in conns:
         if sp != mport:
             continue
         if re.search(rb"\r\n(P?SYNC)\r\n", bytes(c["c2s"].data[:4096]), re.I):
-            repl.append((cp, parse_replication(c, containers)))
+            raw.append((cp, c))
         else:
             other.append(cp)
-    expect(len(repl) == len(side["replica_client_ports"]),
+    rdbch_base = None
+    for cp, c in raw:
+        try:
+            r = parse_replication(c, containers)
+        except AssertionError:
+            if b"+RDBCHANNELSYNC " not in bytes(c["s2c"].data[:4096]):
+                raise
+            r = None                     # a main channel: parsed again below, with its base
+        if r and r["role"] == "rdb_channel":
+            expect(rdbch_base is None, "one RDB channel per capture")
+            rdbch_base = r["fullresync_offset"]
+        repl.append([cp, r, c])
+    for x in repl:
+        if x[1] is None:
+            x[1] = parse_replication(x[2], containers, base=rdbch_base)
+    repl = [(cp, r) for cp, r, _ in repl]
+    mains = [(cp, r) for cp, r in repl if r["role"] == "main"]
+    rdbch = [(cp, r) for cp, r in repl if r["role"] == "rdb_channel"]
+    # CLIENT LIST TYPE replica shows main channels only (the RDB channel is gone by then)
+    expect(len(mains) == len(side["replica_client_ports"]),
            "replication connections in the capture %r vs server %r"
-           % ([p for p, _ in repl], side["replica_client_ports"]))
+           % ([p for p, _ in mains], side["replica_client_ports"]))
     if not a.tunnel_pcap:
-        expect([p for p, _ in repl] == side["replica_client_ports"], "replica client ports")
+        expect([p for p, _ in mains] == side["replica_client_ports"], "replica client ports")
+    rdbchannel_sync = [r for _, r in repl if r["sync"] == "rdbchannel"]
+    expect(len(rdbchannel_sync) == len(rdbch) <= 1, "+RDBCHANNELSYNC and RDB channels")
+    if rdbch:
+        (mcp, m), (rcp, r) = [(cp, r) for cp, r in mains if r["sync"] == "rdbchannel"][0], rdbch[0]
+        # the RDB channel names the main channel by the client id that +RDBCHANNELSYNC gave
+        expect(r["main_ch_client_id"] == m["rdb_channel_client_id"], "main-ch-client-id")
+        expect(r["handshake"][0]["frame"] > m["handshake"][-1]["reply_frame"],
+               "the RDB channel starts after +RDBCHANNELSYNC")
+        expect(r["streamed"] == [] and r["acks"] == [], "the RDB channel carries only the RDB")
+        m["rdb_channel_port"], r["main_channel_port"] = rcp, mcp
+        m["replid"] = r["replid"]
+        expect(side["replica_log_rdb_channel"] == 1, "replica log: initialize RDB channel")
+        t["rdb_channel"] = {"main_channel_port": mcp, "rdb_channel_port": rcp,
+                            "client_id": m["rdb_channel_client_id"],
+                            "stream_base_offset": rdbch_base}
+    else:
+        expect(side.get("replica_log_rdb_channel", 0) == 0, "replica log: RDB channel not on wire")
     t["connections"] = collections.OrderedDict()
     wire_stats = collections.Counter()
     for cp, r in repl:
@@ -840,25 +916,30 @@ def cmd_annotate(a):
         t["connections"][str(cp)] = r
     full = [r for _, r in repl if r["sync"] == "full"]
     expect(len(full) == side["master_stats"]["sync_full"], "full syncs")
-    expect(len(repl) - len(full) == side["master_stats"]["sync_partial_ok"], "partial syncs")
+    expect(len([r for _, r in repl if r["sync"] == "partial"]) == side["master_stats"]["sync_partial_ok"],
+           "partial syncs")
     expect(len(full) == 1, "one full sync per capture")
     f0 = full[0]
     rdbf = side["rdb_file"]
     expect(f0["rdb_length"] == rdbf["length"] and f0["rdb_sha256"] == rdbf["sha256"],
            "RDB on the wire (%d) != replica's received file (%d)" % (f0["rdb_length"], rdbf["length"]))
-    expect(int(rdbf["header"][5:]) == f0["rdb_version"], "RDB version")
-    logged = side["replica_log_receiving"]
+    expect(rdb_magic(rdbf["header"].encode("latin-1")) == (f0["rdb_magic"], f0["rdb_version"]),
+           "RDB version")
+    # Valkey 8.1+ logs "primary" where Redis and older Valkey say "master"
+    logged = [x.replace(" primary", " master") for x in side["replica_log_receiving"]]
     if f0["framing"] == "sized":
         expect(logged == ["%d bytes from master" % f0["rdb_length"]], "replica log %r" % logged)
     else:
         expect(logged == ["streamed RDB from master with EOF"], "replica log %r" % logged)
+    # Redis 8's replica logs no "Full resync from master" line for an RDB-channel sync
     expect([list(x) for x in side["replica_log_full_resync"]] ==
-           [[f0["replid"], str(f0["fullresync_offset"])]], "Full resync log line")
+           ([] if rdbch else [[f0["replid"], str(f0["fullresync_offset"])]]), "Full resync log line")
+    expect(f0["replid"] == side["replid"], "+FULLRESYNC id = the master's replid")
     # every command the replica executed from its master is on the wire, and back
     expect(dict(wire_stats) == side["replica_commandstats_delta"],
            "streamed commands %r != replica commandstats delta %r"
            % (dict(wire_stats), side["replica_commandstats_delta"]))
-    last = repl[-1][1]
+    last = mains[-1][1]
     expect(last["stream_end_offset"] == side["master_repl_offset_end"], "master offset at the end")
     expect(last["stream_end_offset"] == side["replica_offset_end"], "replica offset at the end")
     # the master counted every command the replicas sent it
@@ -873,6 +954,7 @@ def cmd_annotate(a):
         if name in ("replconf", "psync", "sync"):
             expect(md.get(name, 0) == n, "master %s: %s vs wire %d" % (name, md.get(name), n))
     t["rdb"] = {"framing": f0["framing"], "length": f0["rdb_length"], "version": f0["rdb_version"],
+                "magic": f0["rdb_magic"], "rdb_channel": bool(rdbch),
                 "sha256": f0["rdb_sha256"], "replica_file": rdbf,
                 "replica_log": logged}
     t["streamed_commandstats"] = dict(sorted(wire_stats.items()))
@@ -948,6 +1030,17 @@ def repl_notes(t, side):
         n.append("Disk sync: +FULLRESYNC at once, then (while the BGSAVE child runs, one a second, "
                  "where = before_rdb; none when it is fast) keepalive newlines, then $<len>\\r\\n "
                  "and exactly len RDB bytes, no CRLF after them.")
+    if t["rdb"].get("rdb_channel"):
+        n.append("RDB channel (Redis 8, repl-rdb-channel yes by default, diskless master): the "
+                 "main connection's PSYNC ? -1 is answered +RDBCHANNELSYNC <client id> (role "
+                 "main, sync rdbchannel); the replica then opens a second connection (role "
+                 "rdb_channel): AUTH, REPLCONF capa eof rdb-only 1 rdb-channel 1 "
+                 "main-ch-client-id <that id> listening-port <port>, PSYNC ? -1, keepalive "
+                 "newlines (repl-diskless-sync-delay), +FULLRESYNC <replid> <offset>, the RDB, "
+                 "then the replica closes it. The main channel carries the master's stream from "
+                 "that +FULLRESYNC offset on (stream_base_offset) and the replica's ACKs; only "
+                 "it is in CLIENT LIST TYPE replica. The replica logs no 'Full resync from "
+                 "master' line then. rdb_channel links the two.")
     if any(c["sync"] == "partial" for c in t["connections"].values()):
         n.append("Partial resync: after CLIENT KILL TYPE master on the replica, it reconnects "
                  "(new TCP connection) with PSYNC <replid> <offset+1>, answered +CONTINUE "
@@ -1033,7 +1126,8 @@ def main():
     b.add_argument("--password")
     b.add_argument("--out", required=True)
     r = sp.add_parser("run")
-    r.add_argument("scenario", choices=["disk", "diskless", "psync", "tunnel", "clientreply"])
+    r.add_argument("scenario", choices=["disk", "diskless", "diskless-nochannel", "psync",
+                                            "tunnel", "clientreply"])
     r.add_argument("--sidecar", required=True)
     r.add_argument("--server", default="redis-server")
     r.add_argument("--master-port", type=int, required=True)

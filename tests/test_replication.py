@@ -5,7 +5,10 @@ test-captures/make-replication-captures.sh; see test-captures/README.md).
 Field contract for replication (see README.md): resp.replication (marker on every command the
 master streams), resp.replication.id / .offset (+FULLRESYNC, +CONTINUE), resp.rdb with
 .length / .version / .framing, resp.replication.keepalive (newlines), resp.replication.lag
-(on every REPLCONF ACK). Frame numbers in the truths are 1-based packet numbers of the segment
+(on every REPLCONF ACK). Redis 8's RDB-channel sync (diskless, repl-rdb-channel yes, the default)
+uses two connections: the truth's connections[].role is "main" (PSYNC answered +RDBCHANNELSYNC
+<client id>, then the master's stream and the replica's ACKs; sync "rdbchannel") or "rdb_channel"
+(its own handshake, +FULLRESYNC, keepalives, the RDB; sync "full"). Frame numbers in the truths are 1-based packet numbers of the segment
 holding a message's last byte (where a reassembled message is shown).
 """
 import collections
@@ -92,6 +95,12 @@ def check_psync_reply(d, name):
         f = c["handshake"][-1]["reply_frame"]
         (row,) = frames(pcap(d, name), ["resp.replication.id", "resp.replication.offset", "resp.string"],
                         f"frame.number == {f}")
+        if c["sync"] == "rdbchannel":
+            # +RDBCHANNELSYNC <client id of this connection>: no replication id, no offset
+            assert c.get("role") == "main" and c["psync_reply"] == "+RDBCHANNELSYNC " + c["rdb_channel_client_id"]
+            assert row["resp.string"] == [c["psync_reply"][1:]], (cport, row)
+            assert row["resp.replication.id"] == [] and row["resp.replication.offset"] == [], (cport, row)
+            continue
         assert row["resp.replication.id"] == [c["replid"]]
         if c["sync"] == "full":
             assert c["psync_reply"].startswith("+FULLRESYNC ")
@@ -144,6 +153,10 @@ def check_streamed(d, name):
         for s in c["streamed"]:
             want[s["frame"]].append(s)
         assert sorted(f for f, r in after.items() if r["resp.command"]) == sorted(want), cport
+        # the stream marker only on streamed commands (never on an RDB channel's RDB/keepalives)
+        assert {f for f, r in after.items() if r["resp.replication"]} <= set(want), cport
+        if c.get("role") == "rdb_channel":
+            assert want == {} and c["acks"] == [], cport
         getack_frames = {s["frame"] for s in c["streamed"] if s["args"][:2] == ["REPLCONF", "GETACK"]}
         answer = {s["frame"]: s.get("answered_by_frame") for s in c["streamed"]
                   if s["args"][:2] == ["REPLCONF", "GETACK"]}
@@ -243,10 +256,12 @@ def test_truth_is_consistent(name):
         assert t["requests_with_reply"] == sum(1 for r in t["requests"] if r["reply_hex"])
         return
     full = [c for c in t["connections"].values() if c["sync"] == "full"]
+    mains = [c for c in t["connections"].values() if c.get("role", "main") == "main"]
+    assert mains
     assert len(full) == 1 and full[0]["rdb_length"] == t["rdb"]["length"] == t["rdb"]["replica_file"]["length"]
     assert t["streamed_commandstats"] == t["replica_commandstats_delta"]
     assert t["wait_reply"] == 1
-    for c in t["connections"].values():
+    for c in mains:
         assert [h["args"][0] for h in c["handshake"]] == ["PING", "AUTH", "REPLCONF", "REPLCONF", "PSYNC"]
         assert any(a.get("answers_getack_frame") for a in c["acks"])
 
@@ -301,6 +316,27 @@ def test_clientreply_pairing_follows_what_the_client_received():
 
 # --------------------------------------------------------------------------- live
 
+def check_rdb_channel(d, name):
+    """Redis 8 RDB-channel sync: the truth's two connections are what the plugin shows."""
+    t = load(d, name)
+    conns = t["connections"]
+    rc = t.get("rdb_channel")
+    if not rc:
+        assert all(c.get("role", "main") == "main" and c["sync"] != "rdbchannel" for c in conns.values())
+        return
+    m, r = conns[str(rc["main_channel_port"])], conns[str(rc["rdb_channel_port"])]
+    assert (m["role"], m["sync"], r["role"], r["sync"]) == ("main", "rdbchannel", "rdb_channel", "full")
+    assert r["main_ch_client_id"] == m["rdb_channel_client_id"] == rc["client_id"]
+    assert [h["args"][0] for h in r["handshake"]] == ["AUTH", "REPLCONF", "PSYNC"]
+    assert m["stream_base_offset"] == r["fullresync_offset"] == rc["stream_base_offset"]
+    assert t["rdb"]["rdb_channel"] and r["rdb_length"] == t["rdb"]["length"]
+    # the RDB (resp.rdb) only on the RDB channel, the stream (resp.replication) only on the main
+    rdb_ports = set(ints(values(pcap(d, name), "tcp.dstport", "resp.rdb")))
+    assert rdb_ports == {rc["rdb_channel_port"]}
+    stream_ports = set(ints(values(pcap(d, name), "tcp.dstport", "resp.replication")))
+    assert stream_ports == {rc["main_channel_port"]}
+
+
 def _live_skip(server):
     if os.geteuid() != 0:
         pytest.skip("live replication captures need root (network namespace, tcpdump)")
@@ -319,6 +355,10 @@ def test_live_replication_captures(server, shared_tmp):
     the same checks on them."""
     _live_skip(server)
     scenarios = ["disk", "diskless", "psync", "clientreply"]
+    ver = subprocess.run([server, "--version"], capture_output=True, text=True, timeout=30).stdout
+    redis8 = server == "redis-server" and int(ver.split("v=")[1].split(".")[0]) >= 8
+    if redis8:                     # the classic $EOF sync too (diskless is its RDB channel)
+        scenarios.append("diskless-nochannel")
     if shutil.which("spiped"):
         scenarios.append("tunnel")
     p = subprocess.run([str(SCRIPT), "--server", server, "--out", str(shared_tmp), *scenarios],
@@ -326,15 +366,23 @@ def test_live_replication_captures(server, shared_tmp):
     assert p.returncode == 0, p.stderr[-3000:]
     for f in shared_tmp.iterdir():
         f.chmod(0o644)
-    for sc in ("disk", "diskless", "psync"):
+    failures = []
+
+    def run(check, *args, **kw):      # every check on every capture, then all failures at once
+        try:
+            check(shared_tmp, *args, **kw)
+        except AssertionError as e:
+            failures.append(f"{check.__name__}{args}: {str(e)[:600]}")
+    for sc in ("disk", "diskless", "psync") + (("diskless-nochannel",) if redis8 else ()):
         name = f"repl-{sc}"
-        check_clean(shared_tmp, name)
-        check_handshake(shared_tmp, name)
-        check_psync_reply(shared_tmp, name)
-        check_rdb(shared_tmp, name)
-        check_keepalives(shared_tmp, name)
-        check_streamed(shared_tmp, name)
-        check_acks(shared_tmp, name)
-    check_clientreply(shared_tmp)
+        t = load(shared_tmp, name)
+        # Redis 8 answers a diskless PSYNC on the main channel with +RDBCHANNELSYNC
+        assert bool(t.get("rdb_channel")) == (redis8 and sc == "diskless"), name
+        for check in (check_rdb_channel, check_clean, check_handshake, check_psync_reply, check_rdb,
+                      check_keepalives, check_streamed, check_acks):
+            run(check, name)
+        run(check_acks, name, exact_lag=True)
+    run(check_clientreply)
     if "tunnel" in scenarios:
-        check_tunnel(shared_tmp)
+        run(check_tunnel)
+    assert not failures, "\n".join(failures)
