@@ -20,6 +20,7 @@
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
 #include <epan/strutil.h>
+#include <epan/to_str.h>
 #include <epan/dissectors/packet-tcp.h>
 
 #include "core/resp_commands.h"
@@ -45,6 +46,8 @@ static int proto_resp = -1;
 static dissector_handle_t resp_handle;
 static gboolean resp_registered_here; /* this Wireshark has no built-in RESP dissector */
 static dissector_handle_t resp_stream_entry; /* for decrypted streams, see packet-resp.h */
+/* Redis 8 replication: "<server>:<port>/<client id>" of +RDBCHANNELSYNC -> that resp_conv_t */
+static wmem_map_t *resp_rdb_channel_mains;
 
 /* Fields shared with the built-in dissector: same names, same types. */
 static int hf_resp_string = -1;
@@ -162,13 +165,16 @@ typedef struct {
     guint32 next_seq;
 } resp_dir_state_t;
 
-typedef struct {
+typedef struct resp_conv {
     address server_addr;
     guint32 server_port;
     gboolean server_known;
     resp_dir_state_t dir[2]; /* 0: to server, 1: to client */
     resp_session_t sess;     /* what each side sends next, and the pairing */
     guint64 rdb_lost;        /* snapshot bytes lost before the next RDB data shown */
+    /* Redis 8's RDB channel: the replica's main connection, whose stream starts at the
+     * offset this connection's +FULLRESYNC gives */
+    struct resp_conv *rdb_channel_of;
 } resp_conv_t;
 
 /* Bytes of the server's stream that are no RESP message, as the first pass found them:
@@ -727,6 +733,13 @@ static const char *no_reply_reason(resp_client_state_t client, gboolean reply_of
     return "CLIENT REPLY SKIP silences this reply";
 }
 
+/* The key linking a Redis 8 RDB channel to its main connection: same server, client id. */
+static char *rdb_channel_key(wmem_allocator_t *pool, const resp_conv_t *cd, const guint8 *id, size_t n)
+{
+    return wmem_strdup_printf(pool, "%s:%u/%s", address_to_str(pool, &cd->server_addr),
+                              cd->server_port, rsp_format_text(pool, id, MIN(n, 20)));
+}
+
 static void record_request(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi, const char *cmd,
                            const char *sub, gboolean is_cmd)
 {
@@ -742,6 +755,13 @@ static void record_request(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi, cons
     mi->answers = (resp_request_t *)v.answers;
     mi->have_lag = v.have_lag;
     mi->lag = v.lag;
+    /* Redis 8: an RDB channel names the main connection it serves */
+    if (is_cmd && !strcmp(cmd, "REPLCONF") && cd->server_known)
+        for (guint i = 1; i + 1 < w->argc; i += 2)
+            if (w->arg_len[i] == 17 && !g_ascii_strncasecmp((const char *)w->argv[i], "main-ch-client-id", 17)) {
+                char *key = rdb_channel_key(w->pinfo->pool, cd, w->argv[i + 1], w->arg_len[i + 1]);
+                cd->rdb_channel_of = (resp_conv_t *)wmem_map_lookup(resp_rdb_channel_mains, key);
+            }
 }
 
 static void record_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
@@ -775,6 +795,14 @@ static void record_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
         mi->have_repl_offset = v.have_repl_offset;
         mi->repl_offset = v.repl_offset;
     }
+    if (v.have_rdb_channel && cd->server_known) {
+        char id[24];
+        int n = g_snprintf(id, sizeof id, "%" G_GUINT64_FORMAT, v.rdb_channel_id);
+        wmem_map_insert(resp_rdb_channel_mains,
+                        rdb_channel_key(wmem_file_scope(), cd, (const guint8 *)id, (size_t)n), cd);
+    }
+    if (v.have_repl_offset && cd->rdb_channel_of)
+        resp_session_stream_base(&cd->rdb_channel_of->sess, v.repl_offset);
 }
 
 static void record_master_command(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi,
@@ -1819,6 +1847,7 @@ void proto_register_resp_plugin(void)
     else
         resp_handle = register_dissector("resp", dissect_resp, proto_resp);
     resp_stream_entry = create_dissector_handle(dissect_resp_stream, proto_resp);
+    resp_rdb_channel_mains = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_str_hash, g_str_equal);
 }
 
 /* Wireshark has its own basic RESP dissector (4.0 and later), whose protocol, fields and

@@ -240,7 +240,9 @@ void resp_session_request(resp_session_t *s, resp_req_t *req, const resp_cmd_t *
         else if (req->effects & (RESP_EFF_EXEC | RESP_EFF_DISCARD | RESP_EFF_RESET))
             s->in_multi = 0;
     }
-    if (silenced && s->client != RESP_CLIENT_CLOSED)
+    /* a SUBSCRIBE's confirmations are pushed (Redis's CLIENT_PUSHING), even while replies
+     * are silenced, in RESP2 as in RESP3 */
+    if (silenced && s->client != RESP_CLIENT_CLOSED && !req->subscribe_kind)
         replies = 0;
     /* every request the server reads ends a SKIP's reach (resetClient); an empty one only up
      * to Redis 7 and in Valkey */
@@ -265,6 +267,12 @@ void resp_session_protocol_error(resp_session_t *s, resp_req_t *req, uint32_t fr
     s->client = RESP_CLIENT_CLOSED;
     if (req->replies_expected)
         enqueue(s, req);
+}
+
+void resp_session_stream_base(resp_session_t *s, uint64_t offset)
+{
+    s->repl_offset = offset;
+    s->repl_offset_known = 1;
 }
 
 void resp_session_gap(resp_session_t *s, int to_server, resp_req_t *gap, uint32_t frame)
@@ -337,6 +345,11 @@ static void psync_reply(resp_session_t *s, const resp_req_t *req, const resp_rep
     if (ascii_caseeq(w[0], wl[0], "RDBCHANNELSYNC")) {
         /* Redis 8: the snapshot comes over a second connection (the RDB channel); this one
          * carries the master's stream, from an offset the other connection tells */
+        uint64_t id;
+        if (nw > 1 && parse_u64(w[1], wl[1], &id)) {
+            v->have_rdb_channel = 1;
+            v->rdb_channel_id = id;
+        }
         s->repl_offset_known = 0;
         s->server = RESP_SERVER_REPL_STREAM;
         return;

@@ -162,6 +162,9 @@ typedef struct {
     size_t repl_id_len;
     int have_repl_offset;
     uint64_t repl_offset;
+    int have_rdb_channel;  /* +RDBCHANNELSYNC <id>: the snapshot comes on the connection whose
+                              REPLCONF main-ch-client-id names this id */
+    uint64_t rdb_channel_id;
 } resp_verdict_t;
 
 void resp_session_init(resp_session_t *s);
@@ -202,6 +205,10 @@ int resp_master_command_awaits_ack(const resp_cmd_t *cmd);
  * REPLCONF GETACK. */
 void resp_session_master_command(resp_session_t *s, resp_req_t *req, const resp_cmd_t *cmd,
                                  size_t msg_len, resp_verdict_t *v);
+
+/* Where the master's stream on this connection starts, learnt elsewhere (Redis 8: the RDB
+ * channel's +FULLRESYNC): makes the replica's ACKs' lag known. */
+void resp_session_stream_base(resp_session_t *s, uint64_t offset);
 
 /* Bytes of the stream were lost before the caller's position frame; gap is storage for a
  * marker that makes replies to lost requests unmatched (used when needed). */

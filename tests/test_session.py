@@ -191,3 +191,38 @@ def test_large_request_in_uneven_segments_survives_a_second_pass(shared_tmp):
     one = values(path, "frame.number", 'resp.command == "MSET"')
     assert one and values(path, "frame.number", 'resp.command == "MSET"', ["-2"]) == one
     assert values(path, "resp.response_to", "resp.response", ["-2"])[0] == one[0]
+
+
+def test_redis8_rdb_channel_gives_the_main_connection_its_offset(shared_tmp):
+    """Redis 8's default diskless sync (wire sequence as seen from redis-server 8.0.2): the main
+    connection's PSYNC is answered +RDBCHANNELSYNC <id>; a second connection naming that id
+    (REPLCONF ... main-ch-client-id <id>) gets +FULLRESYNC <replid> <offset> and the snapshot;
+    the master's stream then comes on the main connection, so the replica's ACKs there are
+    measured from that offset."""
+    main, rdb = TcpConversation(client_port=41536), TcpConversation(client_port=41542)
+
+    def on(conv, who, data):
+        conv.t = max(main.t, rdb.t)
+        conv.send(who, data)
+
+    on(main, "c", cmd(b"PSYNC", b"?", b"-1"))
+    on(main, "s", b"+RDBCHANNELSYNC 6\r\n")
+    on(rdb, "c", cmd(b"REPLCONF", b"capa", b"eof", b"rdb-only", b"1", b"rdb-channel", b"1",
+                     b"main-ch-client-id", b"6", b"listening-port", b"6380"))
+    on(rdb, "s", b"+OK\r\n")
+    on(rdb, "c", cmd(b"PSYNC", b"?", b"-1"))
+    on(rdb, "s", b"\n")
+    on(rdb, "s", b"+FULLRESYNC e5a333d4e5a333d4e5a333d4e5a333d4e5a333d4 42\r\n")
+    mark = b"95d5920095d5920095d5920095d5920095d59200"
+    on(rdb, "s", b"$EOF:" + mark + b"\r\nREDIS0012" + bytes(500) + mark)
+    stream = cmd(b"SELECT", b"0") + cmd(b"SET", b"k", b"v")
+    on(main, "c", cmd(b"REPLCONF", b"ACK", b"42"))
+    on(main, "s", stream)
+    on(main, "c", cmd(b"REPLCONF", b"ACK", b"%d" % (42 + len(stream))))
+    main.frames = sorted(main.frames + rdb.frames, key=lambda f: f[0])
+    path = main.write(shared_tmp / "rdb-channel.pcap")
+    for extra in ([], ["-2"]):
+        assert values(path, "resp.replication.lag", extra=extra) == ["0", "0"]
+        assert values(path, "resp.rdb.length", extra=extra)[-1] == "509"
+        assert values(path, "resp.command", "resp.replication", extra) == ["SELECT", "SET"]
+        assert experts(path, "resp.malformed || resp.skipped || resp.unmatched_response || _ws.malformed") == []

@@ -136,6 +136,16 @@ static void test_client_reply(void)
         resp_session_reply(&s8, &r, ++frame_no, &v8);
         CHECK(!s8.empty_keeps_skip && s8.version == 3);
     }
+    /* a SUBSCRIBE's confirmations are pushed, sent even under CLIENT REPLY OFF */
+    {
+        resp_session_t s3;
+        resp_session_init(&s3);
+        req(&s3, "CLIENT REPLY OFF");
+        CHECK(req(&s3, "psubscribe *")->replies_expected == 1);
+        CHECK(req(&s3, "GET k")->replies_expected == 0);
+        s3.version = 3;
+        CHECK(req(&s3, "subscribe a b")->replies_expected == 2);
+    }
     /* ON right after SKIP: the flags are cleared before ON replies */
     CHECK(req(&s, "CLIENT REPLY SKIP")->replies_expected == 0);
     CHECK(req(&s, "CLIENT REPLY ON")->replies_expected == 1);
@@ -282,7 +292,10 @@ static void test_replication_continue_and_sync(void)
     psync = req(&s, "PSYNC ? -1");
     v = reply_str(&s, RESP_SIMPLE_STRING, "RDBCHANNELSYNC 7");
     CHECK(v.answers == psync && resp_session_server_state(&s) == RESP_SERVER_REPL_STREAM &&
-          !s.repl_offset_known);
+          !s.repl_offset_known && v.have_rdb_channel && v.rdb_channel_id == 7);
+    resp_session_stream_base(&s, 42); /* the RDB channel's +FULLRESYNC */
+    request(&s, "REPLCONF ACK 42", &v);
+    CHECK(v.have_lag && v.lag == 0);
 
     /* SYNC: the snapshot is the answer; newlines may come first */
     resp_session_init(&s);
