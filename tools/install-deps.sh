@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential dpkg-dev cmake pkg-config libglib2.0-dev libgcrypt20-dev
       wireshark-dev libwireshark-dev tshark wireshark-common
       python3-pytest python3-redis redis-server redis-tools spiped tcpdump netcat-openbsd
-      util-linux iproute2 time valgrind clang libclang-rt-dev)
+      util-linux iproute2 time valgrind clang libclang-rt-dev tcl)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
