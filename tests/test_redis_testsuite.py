@@ -35,10 +35,13 @@ def _skip_reason():
     if not shutil.which("tclsh8.6") and not shutil.which("tclsh8.5"):
         return "no tclsh (apt install tcl): Redis's test suite is Tcl"
     probe = f"redis-testsuite-probe-{os.getpid()}"
-    p = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    p = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=30)
+    if p.returncode == 0:
+        p = subprocess.run(["ip", "netns", "exec", probe, "true"], capture_output=True, text=True,
+                           timeout=30)
+        subprocess.run(["ip", "netns", "delete", probe], capture_output=True, timeout=30)
     if p.returncode != 0:
-        return f"ip netns unavailable: {p.stderr.strip()}"
-    subprocess.run(["ip", "netns", "delete", probe], capture_output=True)
+        return f"network namespaces are not usable here: {p.stderr.strip()}"
     return None
 
 

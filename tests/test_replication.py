@@ -340,9 +340,16 @@ def check_rdb_channel(d, name):
 def _live_skip(server):
     if os.geteuid() != 0:
         pytest.skip("live replication captures need root (network namespace, tcpdump)")
-    if not shutil.which("ip") or subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                                timeout=30).returncode != 0:
-        pytest.skip("ip netns is not available")
+    if not shutil.which("ip"):
+        pytest.skip("ip (iproute2) is not installed")
+    probe = f"resprepl-probe-{os.getpid()}"
+    p = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=30)
+    if p.returncode == 0:
+        p = subprocess.run(["ip", "netns", "exec", probe, "true"], capture_output=True, text=True,
+                           timeout=30)
+        subprocess.run(["ip", "netns", "delete", probe], capture_output=True, timeout=30)
+    if p.returncode != 0:
+        pytest.skip(f"network namespaces are not usable here: {p.stderr.strip()}")
     cli = server.replace("-server", "-cli")
     for tool in (server, cli, "tcpdump"):
         if not shutil.which(tool):
