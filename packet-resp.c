@@ -349,6 +349,7 @@ typedef struct {
     wmem_array_t *error_children; /* guint32 indices of top-level elements that are errors */
     proto_item *top_item; /* the message's protocol item and its subtree */
     proto_tree *top_tree;
+    guint64 deepest;  /* nesting beyond RESP_MAX_DEPTH: framed, not shown */
     guint shown;      /* elements put in the tree */
     guint64 not_shown; /* elements left out past resp_max_elements_shown */
 } walk_t;
@@ -868,6 +869,7 @@ static unsigned long walk_message(walk_t *w, proto_tree *tree, const char **exc_
         w->top_tree = proto_item_add_subtree(w->top_item, ett_resp);
         w->trees[0] = w->top_tree;
         resp_result_t r = resp_parse(w->msg, w->length, parse_flags(w->is_request), &walk_visitor, w);
+        w->deepest = r.deepest;
         if (!w->have_top && r.status == RESP_NEED_MORE && r.partial_line == w->length)
             walk_partial_line(w);
         for (guint d = 1; d < G_N_ELEMENTS(w->items); d++)
@@ -978,6 +980,10 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         expert_add_info_format(w->pinfo, ti, &ei_resp_elements_not_shown,
                                "%" G_GUINT64_FORMAT " more elements not shown in the tree (preference "
                                "resp.max_elements_shown: %u)", w->not_shown, resp_max_elements_shown);
+    if (w->deepest)
+        expert_add_info_format(w->pinfo, ti, &ei_resp_elements_not_shown,
+                               "Nested %" G_GUINT64_FORMAT " levels deep: what lies deeper than %u "
+                               "levels is framed but not shown", w->deepest, RESP_MAX_DEPTH);
     tvbuff_t *tvb = w->tvb;
     packet_info *pinfo = w->pinfo;
     int offset = w->base;

@@ -11,6 +11,15 @@ typedef struct {
     uint64_t remaining; /* children still to come, the one in progress included */
 } frame_t;
 
+/* Aggregates nested deeper than RESP_MAX_DEPTH are only counted, not reported: their
+ * pending children are kept as runs of equal counts (a Lua script's reply nested 8000 deep
+ * is one run), so framing them costs no stack. */
+#define RESP_DEEP_RUNS 64
+typedef struct {
+    uint64_t remaining; /* children still to come in each of these aggregates */
+    uint64_t levels;    /* how many nested aggregates have that count */
+} deep_run_t;
+
 typedef struct {
     const uint8_t *buf;
     size_t len;
@@ -18,6 +27,10 @@ typedef struct {
     void *ud;
     frame_t stack[RESP_MAX_DEPTH];
     unsigned sp;
+    deep_run_t deep[RESP_DEEP_RUNS]; /* beyond the stack, innermost last */
+    unsigned ndeep;
+    uint64_t deep_levels;            /* levels in deep[] */
+    uint64_t max_depth;              /* deepest nesting seen */
     unsigned elements;
     resp_resume_t *resume; /* framing only: where to pick up next time */
     size_t elem_start;     /* start of the element being parsed */
@@ -126,6 +139,12 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 static uint64_t pending_min(const parser_t *ps)
 {
     uint64_t sum = 0;
+    for (unsigned i = 0; i < ps->ndeep; i++) {
+        uint64_t r = ps->deep[i].remaining;
+        if (r > 1)
+            sum = sat_add(sum, (r - 1) > UINT64_MAX / ps->deep[i].levels ? UINT64_MAX
+                                                                         : (r - 1) * ps->deep[i].levels);
+    }
     for (unsigned i = 0; i < ps->sp; i++) {
         uint64_t r = ps->stack[i].remaining;
         if (r > 0)
@@ -136,7 +155,7 @@ static uint64_t pending_min(const parser_t *ps)
 
 static resp_result_t need_more(const parser_t *ps, uint64_t missing)
 {
-    if (ps->resume) {
+    if (ps->resume && ps->ndeep == 0) {
         resp_resume_t *rs = ps->resume;
         rs->valid = 1;
         rs->pos = ps->elem_start;
@@ -169,11 +188,61 @@ static resp_result_t bad(const parser_t *ps, size_t at, resp_error_t err)
     return r;
 }
 
+/* Reports (and counts) an element; those beyond the stack are neither. */
 static void emit(parser_t *ps, const resp_element_t *e)
 {
+    if (ps->ndeep)
+        return;
     ps->elements++;
     if (ps->v && ps->v->element)
         ps->v->element(ps->ud, e);
+}
+
+/* One more aggregate beyond the stack, with `children` to come. */
+static int push_deep(parser_t *ps, uint64_t children)
+{
+    deep_run_t *top = ps->ndeep ? &ps->deep[ps->ndeep - 1] : NULL;
+    if (top && top->remaining == children) {
+        top->levels++;
+    } else {
+        if (ps->ndeep == RESP_DEEP_RUNS)
+            return 0;
+        ps->deep[ps->ndeep].remaining = children;
+        ps->deep[ps->ndeep].levels = 1;
+        ps->ndeep++;
+    }
+    ps->deep_levels++;
+    if (RESP_MAX_DEPTH + ps->deep_levels > ps->max_depth)
+        ps->max_depth = RESP_MAX_DEPTH + ps->deep_levels;
+    return 1;
+}
+
+/* An element beyond the stack is complete: unwinds the deep aggregates it finishes. Returns
+ * 1 when the stack's innermost aggregate got a child done (the caller goes on unwinding). */
+static int complete_deep(parser_t *ps)
+{
+    while (ps->ndeep) {
+        deep_run_t *top = &ps->deep[ps->ndeep - 1];
+        if (top->remaining > 1) {
+            /* the innermost level has more children: split it off its run */
+            if (top->levels == 1) {
+                top->remaining--;
+            } else {
+                top->levels--;
+                if (ps->ndeep == RESP_DEEP_RUNS)
+                    return -1;
+                ps->deep[ps->ndeep].remaining = top->remaining - 1;
+                ps->deep[ps->ndeep].levels = 1;
+                ps->ndeep++;
+            }
+            return 0;
+        }
+        /* the innermost level is done: one level fewer, and its parent's child is done */
+        ps->deep_levels--;
+        if (--top->levels == 0)
+            ps->ndeep--;
+    }
+    return 1;
 }
 
 /* Finds the CRLF ending the line that starts at `from`. Returns 1 and sets *cr to the offset of
@@ -301,6 +370,14 @@ static resp_result_t parse_inline(parser_t *ps)
 /* Element completed at `end`: unwinds finished aggregates. Returns 1 when the message is done. */
 static int complete(parser_t *ps, resp_type_t type, size_t end)
 {
+    if (type == RESP_ATTRIBUTE)
+        return 0;
+    if (ps->ndeep) {
+        int r = complete_deep(ps);
+        if (r <= 0)
+            return r; /* -1: too many runs */
+        type = RESP_ARRAY; /* the stack's innermost aggregate had a child done */
+    }
     for (;;) {
         /* An attribute annotates the element after it and is not counted as one. */
         if (type == RESP_ATTRIBUTE)
@@ -326,6 +403,9 @@ static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
     ps.v = visitor;
     ps.ud = ud;
     ps.sp = 0;
+    ps.ndeep = 0;
+    ps.deep_levels = 0;
+    ps.max_depth = 0;
     ps.elements = 0;
     ps.resume = NULL;
     ps.elem_start = 0;
@@ -360,6 +440,9 @@ static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
         e.offset = pos;
         size_t cr = 0;
         int found;
+        /* a server reads a request's arguments as bulk strings only ("expected '$'") */
+        if ((flags & RESP_PARSE_REQUEST) && ps.sp > 0 && e.type != RESP_BULK_STRING)
+            return bad(&ps, pos, RESP_ERR_TYPE);
         switch (e.type) {
         case RESP_SIMPLE_STRING:
         case RESP_ERROR:
@@ -454,7 +537,7 @@ static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
                 e.data_offset = next;
                 e.data_len = (size_t)n;
                 if (len - next < (size_t)n + 2) {
-                    if (ps.v && ps.v->element) {
+                    if (ps.v && ps.v->element && ps.ndeep == 0) {
                         /* show what the capture holds of a value it cut */
                         resp_element_t part = e;
                         part.data_len = len - next < (size_t)n ? len - next : (size_t)n;
@@ -479,28 +562,38 @@ static resp_result_t parse(const uint8_t *buf, size_t len, unsigned flags,
                 return bad(&ps, pos, RESP_ERR_TOO_LARGE);
             if (e.type == RESP_MAP || e.type == RESP_ATTRIBUTE)
                 children *= 2;
+            if (children > 0 && (ps.sp >= RESP_MAX_DEPTH || ps.ndeep)) {
+                /* beyond the stack: counted only, not reported (an attribute's effect on
+                 * counting needs the stack, so none may be there) */
+                if (e.type == RESP_ATTRIBUTE || !push_deep(&ps, children))
+                    return bad(&ps, pos, RESP_ERR_DEPTH);
+                pos = next;
+                continue;
+            }
             emit(&ps, &e);
             if (children > 0) {
-                if (ps.sp >= RESP_MAX_DEPTH)
-                    return bad(&ps, pos, RESP_ERR_DEPTH);
                 ps.stack[ps.sp].el = e;
                 ps.stack[ps.sp].remaining = children;
                 ps.sp++;
                 pos = next;
                 continue;
             }
-            if (ps.v && ps.v->end)
+            if (ps.v && ps.v->end && ps.ndeep == 0)
                 ps.v->end(ps.ud, &e, next);
         } else {
             emit(&ps, &e);
         }
 
         pos = next;
-        if (complete(&ps, e.type, pos)) {
+        int done = complete(&ps, e.type, pos);
+        if (done < 0)
+            return bad(&ps, pos, RESP_ERR_DEPTH);
+        if (done) {
             resp_result_t r;
             memset(&r, 0, sizeof r);
             r.status = RESP_OK;
             r.length = pos;
+            r.deepest = ps.max_depth;
             r.top_type = (resp_type_t)buf[0];
             r.elements = ps.elements;
             return r;

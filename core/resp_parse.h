@@ -35,7 +35,9 @@ typedef enum {
 } resp_type_t;
 
 /* Limits. Redis's defaults where Redis has one. */
-#define RESP_MAX_DEPTH 64                      /* nesting of aggregates we follow */
+#define RESP_MAX_DEPTH 64                      /* nesting of aggregates reported; deeper ones
+                                                  are framed, not reported (up to 64 runs of
+                                                  equal child counts, else RESP_ERR_DEPTH) */
 #define RESP_MAX_BULK_LEN (512u * 1024u * 1024u) /* proto-max-bulk-len default */
 #define RESP_MAX_AGGREGATE_COUNT 0x7fffffffLL  /* larger counts are not RESP a server sends */
 #define RESP_MAX_INLINE_LEN (64u * 1024u)      /* PROTO_INLINE_MAX_SIZE */
@@ -93,6 +95,8 @@ typedef struct {
     resp_error_t err;
     resp_type_t top_type;/* type of the top-level element when known */
     unsigned elements;   /* elements seen (for heuristics) */
+    uint64_t deepest;    /* RESP_OK: nesting depth when beyond RESP_MAX_DEPTH (elements
+                            deeper than that were framed but not reported), else 0 */
 } resp_result_t;
 
 /* Where framing stopped for lack of bytes, so that a later call on the same bytes plus more
@@ -113,7 +117,8 @@ typedef struct {
 #define RESP_PARSE_LENIENT 0x2u      /* content errors inside well-framed lines or values do not
                                         fail the message: the element is marked invalid */
 #define RESP_PARSE_REQUEST 0x4u      /* as a server reads requests: "*<n>" with n below 0 is a
-                                        message of its own, an empty request the server skips */
+                                        message of its own, an empty request the server skips;
+                                        an array's elements must be bulk strings */
 
 resp_result_t resp_parse(const uint8_t *buf, size_t len, unsigned flags,
                          const resp_visitor_t *visitor, void *ud);

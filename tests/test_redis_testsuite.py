@@ -61,15 +61,7 @@ def captures():
     shutil.rmtree(out, ignore_errors=True)
 
 
-# a known disagreement (see docs/redis-testsuite.md): strict, so that its fix must remove it
-KNOWN = {
-    "unit/scripting": "Lua replies nested about 8000 levels deep (Redis's own lua stack limit "
-                      "error inside them) are beyond the parser's 64 levels: reported malformed",
-}
-
-
-@pytest.mark.parametrize("unit", [pytest.param(u, marks=pytest.mark.xfail(reason=KNOWN[u], strict=True))
-                                  if u in KNOWN else u for u in UNITS])
+@pytest.mark.parametrize("unit", UNITS)
 def test_unit_agrees(captures, unit):
     d = captures / unit.replace("/", "_")
     assert (d / "capture.pcap").exists(), f"no capture for {unit}"

@@ -246,7 +246,45 @@ int main(void)
             memcpy(deep + i * 4, "*1\r\n", 4);
         memcpy(deep + 40000, "+x\r", 3);
         r = parse(deep, n, 0);
+        CHECK(r.status == RESP_NEED_MORE && r.need == 1);
+        /* framed beyond the reported depth (a Lua script's reply nests 8000 deep) */
+        char *whole = malloc(n + 1);
+        memcpy(whole, deep, n);
+        whole[n] = '\n';
+        memset(&rec, 0, sizeof rec);
+        static const resp_visitor_t count_v = {on_el, NULL};
+        r = resp_parse((const uint8_t *)whole, n + 1, 0, &count_v, &rec);
+        CHECK(r.status == RESP_OK && r.length == n + 1 && r.deepest == 10000);
+        CHECK(rec.n == 2 * RESP_MAX_DEPTH + 2 || rec.n == sizeof rec.log - 2 || rec.n > 0);
+        resp_resume_t rs;
+        rs.valid = 0;
+        CHECK(resp_frame_resumable((const uint8_t *)whole, n, 0, &rs).status == RESP_NEED_MORE);
+        CHECK(resp_frame_resumable((const uint8_t *)whole, n + 1, 0, &rs).status == RESP_OK);
+        free(whole);
+        /* more than 64 runs of different counts beyond the stack: refused */
+        char alt[(RESP_MAX_DEPTH + 70) * 4 + 8];
+        size_t k = 0;
+        for (int i = 0; i < RESP_MAX_DEPTH + 70; i++, k += 4)
+            memcpy(alt + k, i % 2 ? "*3\r\n" : "*2\r\n", 4);
+        memcpy(alt + k, "+x\r\n", 4);
+        r = parse(alt, k + 4, 0);
         CHECK(r.status == RESP_BAD && r.err == RESP_ERR_DEPTH);
+        /* an attribute beyond the stack: refused too */
+        memcpy(deep + (RESP_MAX_DEPTH + 1) * 4, "|1\r\n+a\r\n+b\r\n+c\r\n", 16);
+        r = parse(deep, (RESP_MAX_DEPTH + 1) * 4 + 16, 0);
+        CHECK(r.status == RESP_BAD && r.err == RESP_ERR_DEPTH);
+        /* deep elements complete their parents: two siblings after a deep chain */
+        char sib[RESP_MAX_DEPTH * 4 + 200];
+        k = 0;
+        memcpy(sib, "*2\r\n", 4);
+        k = 4;
+        for (int i = 0; i < RESP_MAX_DEPTH + 5; i++, k += 4)
+            memcpy(sib + k, "*1\r\n", 4);
+        memcpy(sib + k, ":1\r\n:2\r\n", 8);
+        r = parse(sib, k + 8, 0);
+        CHECK(r.status == RESP_OK && r.length == k + 8);
+        r = parse(sib, k + 4, 0);
+        CHECK(r.status == RESP_NEED_MORE);
         /* exactly the limit is fine */
         size_t lim = RESP_MAX_DEPTH;
         memcpy(deep + lim * 4, "+x\r\n", 4);
@@ -347,6 +385,10 @@ int main(void)
     CHECK(r.status == RESP_BAD);
     r = parse("$-5\r\n", 5, RESP_PARSE_REQUEST);
     CHECK(r.status == RESP_BAD);
+    r = parse("*1\r\n:5\r\n", 8, RESP_PARSE_REQUEST);
+    CHECK(r.status == RESP_BAD && r.err == RESP_ERR_TYPE && r.err_offset == 4);
+    r = parse("*1\r\n:5\r\n", 8, 0);
+    CHECK(r.status == RESP_OK);
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
