@@ -184,6 +184,7 @@ typedef enum {
     SPAN_RDB_HEADER,    /* "$<len>" or "$EOF:<mark>" */
     SPAN_RDB_DATA,      /* snapshot bytes (the EOF mark included) */
     SPAN_IGNORED,       /* what a client sends after its protocol error */
+    SPAN_RDB_PREAMBLE,  /* Valkey's "$ENDOFF:<offset> <replid> <db> <client id>" */
 } span_kind_t;
 
 typedef struct {
@@ -1288,6 +1289,18 @@ static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const
     }
     ti = proto_tree_add_item(tree, proto_resp, tvb, off, len, ENC_NA);
     st = proto_item_add_subtree(ti, ett_resp);
+    if (sp->answers) {
+        proto_item *ri = proto_tree_add_uint(st, hf_resp_response_to, tvb, 0, 0, sp->answers->core.frame);
+        proto_item_set_generated(ri);
+    }
+    if (sp->kind == SPAN_RDB_PREAMBLE) {
+        /* "$ENDOFF:<offset> <replid> <db> <client id>" */
+        proto_item_append_text(ti, ", RDB snapshot announced (dual channel: %s)",
+                               rsp_format_text(pinfo->pool, tvb_get_ptr(tvb, off + 1, MAX(len - 3, 0)),
+                                               (size_t)MAX(len - 3, 0)));
+        info_add(pinfo, "[RDB snapshot announced]");
+        return;
+    }
     pi = proto_tree_add_item(st, hf_resp_rdb, tvb, off, len, ENC_NA);
     proto_tree *rt = proto_item_add_subtree(pi, ett_resp_element);
     proto_tree_add_string(rt, hf_resp_rdb_framing, tvb, off, 0, sp->eof_framing ? "eof" : "sized");
@@ -1297,10 +1310,6 @@ static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const
     }
     if (sp->kind == SPAN_RDB_HEADER) {
         proto_item_append_text(ti, ", RDB snapshot follows");
-        if (sp->answers) {
-            proto_item *ri = proto_tree_add_uint(st, hf_resp_response_to, tvb, 0, 0, sp->answers->core.frame);
-            proto_item_set_generated(ri);
-        }
         info_add(pinfo, sp->eof_framing ? "[RDB snapshot, diskless]"
                                         : wmem_strdup_printf(pinfo->pool, "[RDB snapshot, %" G_GUINT64_FORMAT " bytes]",
                                                              sp->rdb_length));
@@ -1384,20 +1393,21 @@ static int raw_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, resp_co
         }
         if (p[0] != '$')
             return 0; /* an error, say: a reply like any other */
-        /* "$<len>" or "$EOF:<40-byte mark>", then CRLF */
-        const size_t max_line = 1 + 4 + RESP_RDB_MARK_LEN + 2;
+        /* "$<len>", "$EOF:<40-byte mark>" or "$ENDOFF:<offset> <replid> <db> <id>", CRLF */
+        const size_t max_line = 128;
         const guint8 *lf = (const guint8 *)memchr(p, '\n', MIN(n, max_line));
         if (!lf)
             return n < max_line && captured == reported ? -1 : 0;
         if (lf - p < 2 || lf[-1] != '\r')
             return 0;
         const guint8 *cr = lf - 1;
-        resp_request_t *answers = NULL;
         resp_req_t *ans_core = NULL;
-        if (!resp_session_rdb_start(s, p + 1, (size_t)(cr - p) - 1, &ans_core))
+        int started = resp_session_rdb_start(s, p + 1, (size_t)(cr - p) - 1, &ans_core);
+        if (!started)
             return 0; /* not a snapshot: shown as what it parses as */
-        answers = (resp_request_t *)ans_core;
-        sp = add_span(pinfo, call, SPAN_RDB_HEADER, offset, (guint32)(cr - p) + 2);
+        resp_request_t *answers = (resp_request_t *)ans_core;
+        sp = add_span(pinfo, call, started == 2 ? SPAN_RDB_PREAMBLE : SPAN_RDB_HEADER, offset,
+                      (guint32)(cr - p) + 2);
         sp->eof_framing = (guint8)s->rdb.eof_framing;
         sp->have_length = resp_rdb_length(&s->rdb, &sp->rdb_length);
         sp->answers = answers;

@@ -354,6 +354,12 @@ static void psync_reply(resp_session_t *s, const resp_req_t *req, const resp_rep
         s->server = RESP_SERVER_REPL_STREAM;
         return;
     }
+    if (ascii_caseeq(w[0], wl[0], "DUALCHANNELSYNC")) {
+        /* Valkey: the snapshot comes over a second connection; on this one the replica's
+         * handshake goes on (REPLCONF set-rdb-client-id, then PSYNC answered +CONTINUE) */
+        s->client = RESP_CLIENT_COMMANDS;
+        return;
+    }
     if (!full && !ascii_caseeq(w[0], wl[0], "CONTINUE"))
         return;
     if (nw > 1) {
@@ -522,6 +528,17 @@ int resp_session_rdb_start(resp_session_t *s, const uint8_t *line, size_t len,
     int sync = sync_pending(s) && (s->head->effects & RESP_EFF_SYNC);
     if (s->server != RESP_SERVER_RDB_WAIT && !sync)
         return 0;
+    if (len > 7 && !memcmp(line, "ENDOFF:", 7)) {
+        /* Valkey's dual channel: "$ENDOFF:<offset> <replid> <db> <client id>" answers SYNC
+         * on the snapshot's connection; the snapshot's own "$" line follows */
+        if (sync) {
+            *answers = s->head;
+            s->head->replies_seen++;
+            dequeue(s);
+        }
+        s->server = RESP_SERVER_RDB_WAIT;
+        return 2;
+    }
     memset(r, 0, sizeof *r);
     if (len == 4 + RESP_RDB_MARK_LEN && !memcmp(line, "EOF:", 4)) {
         r->eof_framing = 1;

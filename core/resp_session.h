@@ -215,8 +215,9 @@ void resp_session_stream_base(resp_session_t *s, uint64_t offset);
 void resp_session_gap(resp_session_t *s, int to_server, resp_req_t *gap, uint32_t frame);
 
 /* RDB_WAIT: a line "$<len>" or "$EOF:<mark>" (content without "$" and CRLF) starts the
- * snapshot. Returns 0 when the line is neither (the caller shows it as malformed). The
- * request it answers (SYNC) is returned in *answers. */
+ * snapshot: returns 1. Valkey's "$ENDOFF:..." preamble (dual-channel replication) returns 2:
+ * the snapshot's line is still to come. Returns 0 when the line is none of these (the caller
+ * shows it as what it parses as). The request it answers (SYNC) is returned in *answers. */
 int resp_session_rdb_start(resp_session_t *s, const uint8_t *line, size_t len,
                            resp_req_t **answers);
 

@@ -226,3 +226,42 @@ def test_redis8_rdb_channel_gives_the_main_connection_its_offset(shared_tmp):
         assert values(path, "resp.rdb.length", extra=extra)[-1] == "509"
         assert values(path, "resp.command", "resp.replication", extra) == ["SELECT", "SET"]
         assert experts(path, "resp.malformed || resp.skipped || resp.unmatched_response || _ws.malformed") == []
+
+
+def test_valkey_dual_channel_replication(shared_tmp):
+    """Valkey 8.1 with dual-channel-replication-enabled (wire sequence as seen from
+    valkey-server 8.1.1): +DUALCHANNELSYNC, the handshake goes on on the main connection
+    (+CONTINUE, then the stream); the snapshot's connection sends inline SYNC, gets newlines,
+    "$ENDOFF:..." and an EOF-framed snapshot."""
+    main, rdb = TcpConversation(client_port=41536), TcpConversation(client_port=41542)
+
+    def on(conv, who, data):
+        conv.t = max(main.t, rdb.t)
+        conv.send(who, data)
+
+    replid = b"e55d72f0e55d72f0e55d72f0e55d72f0e55d72f0"
+    mark = b"95d5920095d5920095d5920095d5920095d59200"
+    on(main, "c", cmd(b"PSYNC", b"?", b"-1"))
+    on(main, "s", b"+DUALCHANNELSYNC\r\n")
+    on(rdb, "c", cmd(b"REPLCONF", b"capa", b"eof", b"rdb-only", b"1", b"rdb-channel", b"1"))
+    on(rdb, "s", b"+OK\r\n")
+    on(rdb, "c", b"SYNC\r\n")
+    on(rdb, "s", b"\n")
+    on(rdb, "s", b"$ENDOFF:42 " + replid + b" 0 5\r\n")
+    on(rdb, "s", b"$EOF:" + mark + b"\r\nREDIS0011" + bytes(300) + mark)
+    on(main, "c", cmd(b"REPLCONF", b"set-rdb-client-id", b"5"))
+    on(main, "s", b"+OK\r\n")
+    on(main, "c", cmd(b"PSYNC", replid, b"43"))
+    on(main, "s", b"+CONTINUE " + replid + b"\r\n")
+    on(main, "c", cmd(b"REPLCONF", b"ACK", b"42"))
+    on(main, "s", cmd(b"SELECT", b"0"))
+    main.frames = sorted(main.frames + rdb.frames, key=lambda f: f[0])
+    path = main.write(shared_tmp / "dual-channel.pcap")
+    for extra in ([], ["-2"]):
+        assert values(path, "resp.rdb.length", extra=extra)[-1] == "309"
+        assert values(path, "resp.command", "resp.replication", extra) == ["SELECT"]
+        assert values(path, "resp.replication.lag", extra=extra) == ["0"]
+        assert experts(path, "resp.malformed || resp.skipped || resp.unmatched_response || _ws.malformed") == []
+    # every request with a reply is paired; SYNC by the "$ENDOFF" line
+    rows = pairs(path, two_pass=True)
+    assert sum(1 for r in rows if r[2]) == 5, rows

@@ -305,6 +305,24 @@ static void test_replication_continue_and_sync(void)
     CHECK(resp_session_rdb_start(&s, (const uint8_t *)"0", 1, &ans) && ans == sync);
     CHECK(resp_session_server_state(&s) == RESP_SERVER_REPL_STREAM);
 
+    /* Valkey's dual channel: the main connection's handshake goes on after +DUALCHANNELSYNC;
+     * the snapshot's connection gets "$ENDOFF:..." before the snapshot's own line */
+    resp_session_init(&s);
+    req(&s, "PSYNC ? -1");
+    reply_str(&s, RESP_SIMPLE_STRING, "DUALCHANNELSYNC");
+    resp_req_t *setid = req(&s, "REPLCONF set-rdb-client-id 5");
+    CHECK(setid->replies_expected == 1 && reply_ok(&s).answers == setid);
+    psync = req(&s, "PSYNC e55d72f0e55d72f0e55d72f0e55d72f0e55d72f0 43");
+    reply_str(&s, RESP_SIMPLE_STRING, "CONTINUE e55d72f0e55d72f0e55d72f0e55d72f0e55d72f0");
+    CHECK(s.server == RESP_SERVER_REPL_STREAM && s.repl_offset_known && s.repl_offset == 42);
+    resp_session_init(&s);
+    sync = req(&s, "SYNC");
+    static const char endoff[] = "ENDOFF:42 e55d72f0e55d72f0e55d72f0e55d72f0e55d72f0 0 5";
+    CHECK(resp_session_rdb_start(&s, (const uint8_t *)endoff, sizeof endoff - 1, &ans) == 2 &&
+          ans == sync && resp_session_server_state(&s) == RESP_SERVER_RDB_WAIT);
+    CHECK(resp_session_rdb_start(&s, (const uint8_t *)"3", 1, &ans) == 1 && !ans);
+    CHECK(resp_session_rdb_feed(&s, (const uint8_t *)"abc", 3) == 3 && s.server == RESP_SERVER_REPL_STREAM);
+
     /* a refused PSYNC leaves an ordinary connection */
     resp_session_init(&s);
     req(&s, "PSYNC ? -1");
