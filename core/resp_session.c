@@ -200,7 +200,10 @@ void resp_session_request(resp_session_t *s, resp_req_t *req, const resp_cmd_t *
         } else if (!strcmp(cmd, "MONITOR")) {
             req->effects |= RESP_EFF_MONITOR;
         } else if (!strcmp(cmd, "RESET")) {
+            /* clears CLIENT REPLY OFF/SKIP at once, before it replies +RESET */
             req->effects |= RESP_EFF_RESET;
+            s->reply_off = s->skip_this = s->skip_next = 0;
+            silenced = 0;
         } else if (!strcmp(cmd, "EXEC")) {
             req->effects |= RESP_EFF_EXEC;
         } else if (!strcmp(cmd, "DISCARD")) {

@@ -149,6 +149,10 @@ static void test_client_reply(void)
     /* ON right after SKIP: the flags are cleared before ON replies */
     CHECK(req(&s, "CLIENT REPLY SKIP")->replies_expected == 0);
     CHECK(req(&s, "CLIENT REPLY ON")->replies_expected == 1);
+    /* RESET clears OFF before it replies */
+    req(&s, "CLIENT REPLY OFF");
+    CHECK(req(&s, "RESET")->replies_expected == 1);
+    CHECK(req(&s, "PING")->replies_expected == 1);
     /* a wrong mode is a syntax error, answered */
     CHECK(req(&s, "CLIENT REPLY MAYBE")->replies_expected == 1);
     /* inside MULTI it is only queued */
