@@ -54,42 +54,8 @@ PIDS=()
 log() { printf '[make-replication-captures] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-alive() {
-  local st
-  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ $st != Z* ]]
-}
-
-wait_gone() {
-  local pid=$1 deadline=$((SECONDS + $2))
-  while alive "$pid"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-  wait "$pid" 2>/dev/null || true
-  return 0
-}
-
-forget_pid() {
-  local p keep=()
-  for p in "${PIDS[@]+"${PIDS[@]}"}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-stop_pid() {   # stop_pid PID SIGNAL: one of our children, bounded, then KILL
-  local pid=$1 sig=$2
-  if alive "$pid"; then
-    kill "-$sig" "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
-      log "PID $pid did not stop after SIG$sig, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_gone "$pid" 5 || log "PID $pid still alive"
-    fi
-  else
-    wait "$pid" 2>/dev/null || true
-  fi
-  forget_pid "$pid"
-}
+# shellcheck source=../tools/child-processes.sh
+source "$HERE/../tools/child-processes.sh"
 
 cleanup() {
   local rc=$? pid

@@ -55,43 +55,8 @@ die() { log "ERROR: $*"; exit 2; }
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 
-alive() {
-  local st
-  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ $st != Z* ]]
-}
-
-wait_gone() {
-  local pid=$1 deadline=$((SECONDS + $2))
-  while alive "$pid"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-  WAIT_RC=0
-  wait "$pid" 2>/dev/null || WAIT_RC=$?
-  return 0
-}
-
-forget_pid() {
-  local p keep=()
-  for p in "${PIDS[@]+"${PIDS[@]}"}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-stop_pid() {
-  local pid=$1 sig=$2
-  if alive "$pid"; then
-    kill "-$sig" "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
-      log "PID $pid did not stop after SIG$sig, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_gone "$pid" 5 || log "PID $pid still alive"
-    fi
-  else
-    wait "$pid" 2>/dev/null || true
-  fi
-  forget_pid "$pid"
-}
+# shellcheck source=child-processes.sh
+source "$HERE/child-processes.sh"
 
 cleanup() {
   local rc=$? pid
