@@ -71,4 +71,10 @@ def test_unit_agrees(captures, unit):
     assert summary.exists(), p.stderr[-2000:]
     r = json.loads(summary.read_text())[0]
     assert r["requests"] > 0 and r["frames"] > 0, p.stdout
-    assert r["agree"], f"{unit}: the plugin disagrees with the server:\n{p.stdout}"
+    if not r["agree"]:
+        # the capture is the evidence: kept for a look with the same checker
+        keep = pathlib.Path("/var/tmp/redis-testsuite-failed") / d.name
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(d, keep)
+        raise AssertionError(f"{unit}: the plugin disagrees with the server (capture kept in "
+                             f"{keep}):\n{p.stdout}")
