@@ -274,13 +274,13 @@ run_unit() {   # run_unit UNIT
     printf '{"unit": "%s", "port": %d, "runtest_exit": %d, "tests_ok": %d, "tests_failed": %d,' \
       "$unit" "$PORT" "$rc" "$passed" "$failed"
     printf ' "monitor_complete": %s, "seconds": %.1f, "suite_version": "%s", "redis_version": "%s"}\n' \
-      "$monitor_ok" "$(echo "$t1 - $t0" | bc)" "$SUITE_VERSION" "$(redis-server --version | sed 's/.* v=\([^ ]*\).*/\1/')"
+      "$monitor_ok" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$SUITE_VERSION" "$(redis-server --version | sed 's/.* v=\([^ ]*\).*/\1/')"
   } >"$d/run.json"
   chmod -R a+rX "$d"
   if ((rc != 0)); then
     log "$unit: runtest exit $rc ($failed failed tests; the server's business, see $d/runtest.log)"
   else
-    log "$unit: $passed tests passed ($(printf '%.0f' "$(echo "$t1 - $t0" | bc)") s)"
+    log "$unit: $passed tests passed ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }') s)"
   fi
 }
 
@@ -302,7 +302,7 @@ main() {
     shift
   done
   ((EUID == 0)) || die "run as root (network namespace, tcpdump)"
-  for u in redis-server redis-cli tcpdump tclsh8.6 ip nsenter apt-get dpkg-source timeout bc; do
+  for u in redis-server redis-cli tcpdump tclsh8.6 ip nsenter apt-get dpkg-source timeout awk; do
     command -v "$u" >/dev/null || die "missing tool: $u"
   done
   [[ -x $PY ]] || die "missing $PY"
