@@ -15,6 +15,8 @@ import tempfile
 
 import pytest
 
+from conftest import netns_problem
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tools" / "redis-testsuite.sh"
 CHECK = ROOT / "tools" / "testsuite_check.py"
@@ -40,15 +42,7 @@ def _skip_reason():
         return ("the oracle's explained differences are validated on Redis 7.0's suite only; "
                 f"this is {version.split()[2] if len(version.split()) > 2 else version!r}: run "
                 "tools/redis-testsuite.sh by hand")
-    probe = f"redis-testsuite-probe-{os.getpid()}"
-    p = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=30)
-    if p.returncode == 0:
-        p = subprocess.run(["ip", "netns", "exec", probe, "true"], capture_output=True, text=True,
-                           timeout=30)
-        subprocess.run(["ip", "netns", "delete", probe], capture_output=True, timeout=30)
-    if p.returncode != 0:
-        return f"network namespaces are not usable here: {p.stderr.strip()}"
-    return None
+    return netns_problem()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from conftest import CAPTURES, ROOT, frames, values
+from conftest import CAPTURES, ROOT, frames, netns_problem, values
 
 KEY = str(CAPTURES / "spiped-test.key")
 WITH_KEY = ["-o", f"spiped.key_file:{KEY}"]
@@ -342,14 +342,9 @@ def _live_skip(server):
         pytest.skip("live replication captures need root (network namespace, tcpdump)")
     if not shutil.which("ip"):
         pytest.skip("ip (iproute2) is not installed")
-    probe = f"resprepl-probe-{os.getpid()}"
-    p = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=30)
-    if p.returncode == 0:
-        p = subprocess.run(["ip", "netns", "exec", probe, "true"], capture_output=True, text=True,
-                           timeout=30)
-        subprocess.run(["ip", "netns", "delete", probe], capture_output=True, timeout=30)
-    if p.returncode != 0:
-        pytest.skip(f"network namespaces are not usable here: {p.stderr.strip()}")
+    problem = netns_problem()
+    if problem:
+        pytest.skip(problem)
     cli = server.replace("-server", "-cli")
     for tool in (server, cli, "tcpdump"):
         if not shutil.which(tool):
