@@ -1,7 +1,9 @@
 /* resp_commands.c — Redis command table lookups and key-position extraction.
  *
- * The table itself is generated (resp_command_table.h, see tools/gen-command-table.py).
- * Key positions are derived from Redis 7 key specifications:
+ * The table itself is generated (resp_command_table.h, see tools/gen-command-table.py) from
+ * dumps of real Redis, Valkey and Sentinel servers; every command and subcommand carries the
+ * RESP_SERVER_* bits of the releases that have it.  Key positions are derived from the key
+ * specifications (Redis 7+, Valkey):
  *
  *   begin_search  index   : the run starts at a fixed argument index
  *                 keyword : the run starts right after the first argument (searching from
@@ -65,6 +67,7 @@ typedef struct resp_key_spec {
     int32_t fk_keynumidx;    /* FK_KEYNUM */
     int32_t fk_firstkey;     /* FK_KEYNUM */
     int32_t fk_keystep;      /* both, >= 1 */
+    uint32_t servers;        /* RESP_SERVER_* bits whose release has this spec */
 } resp_key_spec_t;
 
 struct resp_command_info {
@@ -75,10 +78,16 @@ struct resp_command_info {
     int32_t first_key, last_key, key_step;
     uint32_t flags;          /* RESP_CMD_FLAG_* */
     uint32_t acl;            /* RESP_ACL_* */
-    uint16_t spec_first, spec_count;  /* run in resp_key_specs[] */
+    uint16_t spec_first, spec_count;  /* run in resp_key_specs[]: the preferred server's */
+    uint16_t spec_total;     /* spec_count plus the variants of other releases after them */
     uint16_t sub_first, sub_count;    /* run in resp_subcommands[] */
     uint16_t parent;         /* index in resp_commands[], or RESP_NO_PARENT */
+    uint32_t servers;        /* RESP_SERVER_* */
+    const char *servers_text;
 };
+
+/* The en dash of the generated servers texts ("Redis 7.0–8.0"), as UTF-8. */
+#define RESP_DASH "\342\200\223"
 
 #define RESP_NO_PARENT 0xFFFFu
 
@@ -88,6 +97,7 @@ _Static_assert(RESP_TABLE_NUM_COMMANDS < RESP_NO_PARENT, "command index must fit
 _Static_assert(RESP_TABLE_NUM_SUBCOMMANDS < 0xFFFF, "subcommand index must fit");
 _Static_assert(RESP_TABLE_NUM_KEY_SPECS < 0xFFFF, "key spec index must fit");
 _Static_assert(RESP_TABLE_MAX_KEY_SPECS >= 1, "at least one command has key specs");
+_Static_assert(RESP_TABLE_NUM_KEY_SPECS <= 0xFFFF, "key spec runs must fit spec_total");
 
 /* ---- Name lookup ------------------------------------------------------------------------ */
 
@@ -231,7 +241,39 @@ const resp_command_info_t *resp_subcommand_at(const resp_command_info_t *cmd, si
 
 const char *resp_commands_redis_version(void)
 {
-    return RESP_TABLE_REDIS_VERSION;
+    return RESP_TABLE_SOURCES;
+}
+
+uint32_t resp_command_servers(const resp_command_info_t *cmd)
+{
+    return cmd != NULL ? cmd->servers : 0;
+}
+
+const char *resp_command_servers_text(const resp_command_info_t *cmd)
+{
+    return cmd != NULL ? cmd->servers_text : "";
+}
+
+int resp_command_is_sentinel_only(const resp_command_info_t *cmd)
+{
+    return cmd != NULL && (cmd->servers & RESP_SERVERS_SERVER) == 0 &&
+           (cmd->servers & RESP_SERVERS_SENTINEL) != 0;
+}
+
+const char *resp_server_name(uint32_t server)
+{
+    static const char *const names[16] = {
+        "Redis 7.0", "Redis 7.2", "Redis 7.4", "Redis 8.0",
+        "Valkey 8.0", "Valkey 8.1", "Valkey 9.1", NULL,
+        "Sentinel of Redis 7.0", "Sentinel of Redis 7.2", "Sentinel of Redis 7.4",
+        "Sentinel of Redis 8.0", "Sentinel of Valkey 8.0", "Sentinel of Valkey 8.1",
+        "Sentinel of Valkey 9.1", NULL,
+    };
+    for (unsigned i = 0; i < 16; i++) {
+        if (server == (1u << i))
+            return names[i] != NULL ? names[i] : "";
+    }
+    return "";
 }
 
 /* ---- Key extraction --------------------------------------------------------------------- */
@@ -465,8 +507,11 @@ static int resolve_migrate_keys(const resp_key_spec_t *s, const args_t *a, key_r
     return make_run(r, a, first, a->argc - 1, 1, s->flags & ~RESP_KEY_FLAG_INCOMPLETE);
 }
 
-size_t resp_command_keys_ex(const resp_command_info_t *cmd, size_t argc, const uint8_t *const *argv,
-                            const size_t *argv_len, uint32_t opts, resp_key_flags_cb cb, void *ud)
+/* Evaluates the key specs of cmd's run that belong to one variant: the preferred ones when
+ * server is 0, otherwise those holding for server. */
+static size_t keys_of_specs(const resp_command_info_t *cmd, uint32_t server, size_t argc,
+                            const uint8_t *const *argv, const size_t *argv_len, uint32_t opts,
+                            resp_key_flags_cb cb, void *ud)
 {
     if (cmd == NULL || argc == 0 || argv == NULL || argv_len == NULL || cmd->spec_count == 0)
         return 0;
@@ -474,10 +519,13 @@ size_t resp_command_keys_ex(const resp_command_info_t *cmd, size_t argc, const u
     const args_t a = { argc, argv, argv_len };
     key_run_t runs[RESP_TABLE_MAX_KEY_SPECS];
     size_t nruns = 0;
+    size_t n_specs = server != 0 ? cmd->spec_total : cmd->spec_count;
 
-    for (size_t j = 0; j < cmd->spec_count && nruns < RESP_TABLE_MAX_KEY_SPECS; j++) {
+    for (size_t j = 0; j < n_specs && nruns < RESP_TABLE_MAX_KEY_SPECS; j++) {
         const resp_key_spec_t *s = &resp_key_specs[cmd->spec_first + j];
         int ok = 0;
+        if (server != 0 && !(s->servers & server))
+            continue;
         if ((s->flags & RESP_KEY_FLAG_NOT_KEY) && !(opts & RESP_KEYS_OPT_INCLUDE_NOT_KEYS))
             continue;
         switch (s->handler) {
@@ -525,6 +573,25 @@ size_t resp_command_keys_ex(const resp_command_info_t *cmd, size_t argc, const u
         count++;
     }
     return count;
+}
+
+size_t resp_command_keys_ex(const resp_command_info_t *cmd, size_t argc, const uint8_t *const *argv,
+                            const size_t *argv_len, uint32_t opts, resp_key_flags_cb cb, void *ud)
+{
+    return keys_of_specs(cmd, 0, argc, argv, argv_len, opts, cb, ud);
+}
+
+size_t resp_command_keys_server(const resp_command_info_t *cmd, uint32_t server, size_t argc,
+                                const uint8_t *const *argv, const size_t *argv_len, uint32_t opts,
+                                resp_key_flags_cb cb, void *ud)
+{
+    int own = 0;
+    /* a single bit that some spec of the run holds for; otherwise the preferred specs */
+    if (cmd != NULL && server != 0 && (server & (server - 1)) == 0) {
+        for (size_t j = 0; j < cmd->spec_total; j++)
+            own |= (resp_key_specs[cmd->spec_first + j].servers & server) != 0;
+    }
+    return keys_of_specs(cmd, own ? server : 0, argc, argv, argv_len, opts, cb, ud);
 }
 
 typedef struct {

@@ -4,7 +4,8 @@
  *   byte 0      separator: the rest is split into arguments on this byte
  *   byte 1      options: bit 0 passes empty arguments as NULL pointers (allowed when the
  *               length is 0), bit 1 also runs the key extraction of every subcommand of the
- *               picked command
+ *               picked command, bits 2..5 the RESP_SERVER_* bit number given to
+ *               resp_command_keys_server() (bit 6: a value of several bits instead)
  *   bytes 2..3  pick (big-endian): top-level command number pick % resp_command_count(),
  *               whose key specifications are also run on the same argv
  *   bytes 4..   argv[0] SEP argv[1] SEP ... (no bytes: argc 0)
@@ -17,7 +18,10 @@
  *     ascending, the count returned equals the number of callbacks (also with cb NULL),
  *     resp_command_keys() and resp_command_keys_ex(opts 0) report the same indices, no key
  *     carries RESP_KEY_FLAG_INCOMPLETE, and with RESP_KEYS_OPT_INCLUDE_NOT_KEYS the keys
- *     reported are a superset; NOT_KEY flags only appear with that option.
+ *     reported are a superset; NOT_KEY flags only appear with that option;
+ *   - resp_command_keys_server() for the server picked by byte 1 reports the same positions as resp_command_keys_ex(), and every command and
+ *     subcommand found has servers bits (and a text) consistent with its container's and
+ *     with resp_command_is_sentinel_only().
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -93,14 +97,17 @@ static void keys_free(keys_t *k)
     free(k->flags);
 }
 
+static uint32_t fuzz_server;   /* the RESP_SERVER_* value picked for this input */
+
 /* Runs every key extraction entry point for cmd on argv and cross-checks them. */
 static void check_keys(const resp_command_info_t *cmd, size_t argc, const uint8_t *const *argv,
                        const size_t *len)
 {
-    keys_t plain, ex, all;
+    keys_t plain, ex, all, srv;
     keys_init(&plain, argc, 0);
     keys_init(&ex, argc, 0);
     keys_init(&all, argc, 1);
+    keys_init(&srv, argc, 0);
 
     size_t n_plain = resp_command_keys(cmd, argc, argv, len, key_cb, &plain);
     size_t n_count = resp_command_keys(cmd, argc, argv, len, NULL, NULL);
@@ -109,8 +116,14 @@ static void check_keys(const resp_command_info_t *cmd, size_t argc, const uint8_
                                         key_flags_cb, &all);
     size_t n_all_count = resp_command_keys_ex(cmd, argc, argv, len,
                                               RESP_KEYS_OPT_INCLUDE_NOT_KEYS, NULL, NULL);
+    size_t n_srv = resp_command_keys_server(cmd, fuzz_server, argc, argv, len, 0, key_flags_cb,
+                                            &srv);
     const char *name = resp_command_full_name(cmd);
 
+    /* a server's own key specs only ever differ in flags: same positions */
+    if (n_srv != srv.n || srv.n != ex.n || memcmp(srv.idx, ex.idx, srv.n * sizeof *srv.idx) != 0)
+        FAIL("%s: keys for server 0x%x differ from the preferred ones", name,
+             (unsigned)fuzz_server);
     if (n_plain != plain.n || n_ex != ex.n || n_all != all.n)
         FAIL("%s: returned %zu/%zu/%zu keys, reported %zu/%zu/%zu", name, n_plain, n_ex, n_all,
              plain.n, ex.n, all.n);
@@ -135,6 +148,7 @@ static void check_keys(const resp_command_info_t *cmd, size_t argc, const uint8_
     keys_free(&plain);
     keys_free(&ex);
     keys_free(&all);
+    keys_free(&srv);
 }
 
 static int ascii_case_equal(const uint8_t *a, size_t alen, const char *b)
@@ -168,7 +182,18 @@ static void check_command_info(const resp_command_info_t *cmd)
     resp_command_legacy_key_range(cmd, &first, &last, &step);
     if (first < 0 || step < 0)
         FAIL("%s: legacy key range %d %d %d", full, first, last, step);
+    uint32_t servers = resp_command_servers(cmd);
+    const char *text = resp_command_servers_text(cmd);
+    if (servers == 0 || (servers & ~(RESP_SERVERS_SERVER | RESP_SERVERS_SENTINEL)) != 0 ||
+        text == NULL || text[0] == '\0')
+        FAIL("%s: servers 0x%x \"%s\"", full, (unsigned)servers, text ? text : "(null)");
+    if (resp_command_is_sentinel_only(cmd) != ((servers & RESP_SERVERS_SERVER) == 0) ||
+        (strncmp(text, "Sentinel", 8) == 0) != resp_command_is_sentinel_only(cmd))
+        FAIL("%s: sentinel-only %d with servers 0x%x \"%s\"", full,
+             resp_command_is_sentinel_only(cmd), (unsigned)servers, text);
     const resp_command_info_t *parent = resp_command_parent(cmd);
+    if (parent != NULL && (servers & ~resp_command_servers(parent)) != 0)
+        FAIL("%s: servers 0x%x beyond its container's", full, (unsigned)servers);
     if (parent == NULL) {
         if (strcmp(name, full) != 0)
             FAIL("top-level command %s has full name %s", name, full);
@@ -195,6 +220,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const size_t pick = ((size_t)data[2] << 8) | data[3];
     const uint8_t *p = data + 4;
     size_t n = size - 4;
+    /* bits 2..5 of the options pick one bit (some of them no release's), bit 6 a mask */
+    fuzz_server = (opts & 0x40) ? (uint32_t)pick * 0x10001u : 1u << ((opts >> 2) & 15);
 
     /* split */
     size_t argc = 0;
@@ -259,7 +286,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (resp_command_arity(NULL) != 0 || resp_command_flags(NULL) != 0 ||
         resp_command_acl_categories(NULL) != 0 || resp_command_name(NULL)[0] != '\0' ||
         resp_command_keys(NULL, argc, cargv, len, key_cb, NULL) != 0 ||
-        resp_commands_redis_version() == NULL)
+        resp_commands_redis_version() == NULL || resp_command_servers(NULL) != 0 ||
+        resp_command_servers_text(NULL)[0] != '\0' || resp_command_is_sentinel_only(NULL) ||
+        resp_server_name(fuzz_server) == NULL ||
+        resp_command_keys_server(NULL, fuzz_server, argc, cargv, len, 0, NULL, NULL) != 0)
         FAIL("NULL command handled wrongly");
 
     /* the key specifications of a command picked by number, on the same arguments */

@@ -170,14 +170,67 @@ static void lower(char *d, const char *s)
     *d = '\0';
 }
 
+/* The servers text rebuilt from the bits: "Redis 7.0–8.0, Valkey 8.0–9.1; Sentinel (...)". */
+static void servers_text(uint32_t mask, char *out, size_t size)
+{
+    static const char *const rel[7] = { "7.0", "7.2", "7.4", "8.0", "8.0", "8.1", "9.1" };
+    static const unsigned first[2] = { 0, 4 }, count[2] = { 4, 3 };
+    static const char *const product[2] = { "Redis", "Valkey" };
+    out[0] = '\0';
+    for (unsigned mode = 0; mode < 2; mode++) {
+        char part[256] = "";
+        for (unsigned p = 0; p < 2; p++) {
+            char runs[128] = "";
+            for (unsigned i = 0; i < count[p];) {
+                unsigned b = first[p] + i + 8 * mode;
+                if (!(mask & (1u << b))) {
+                    i++;
+                    continue;
+                }
+                unsigned j = i;
+                while (j + 1 < count[p] && (mask & (1u << (b + j + 1 - i))))
+                    j++;
+                size_t o = strlen(runs);
+                if (i == j)
+                    snprintf(runs + o, sizeof(runs) - o, "%s%s", o ? ", " : "", rel[first[p] + i]);
+                else
+                    snprintf(runs + o, sizeof(runs) - o, "%s%s\342\200\223%s", o ? ", " : "",
+                             rel[first[p] + i], rel[first[p] + j]);
+                i = j + 1;
+            }
+            if (runs[0]) {
+                size_t o = strlen(part);
+                snprintf(part + o, sizeof(part) - o, "%s%s %s", o ? ", " : "", product[p], runs);
+            }
+        }
+        if (part[0]) {
+            size_t o = strlen(out);
+            snprintf(out + o, size - o, mode ? "%sSentinel (%s)" : "%s%s", o ? "; " : "", part);
+        }
+    }
+}
+
+static void check_servers(const resp_command_info_t *c)
+{
+    char want[512];
+    uint32_t m = resp_command_servers(c);
+    servers_text(m, want, sizeof(want));
+    CHECK(m != 0 && (m & ~(RESP_SERVERS_SERVER | RESP_SERVERS_SENTINEL)) == 0, "%s servers 0x%x",
+          resp_command_full_name(c), (unsigned)m);
+    CHECK(strcmp(resp_command_servers_text(c), want) == 0, "%s servers text \"%s\", bits say \"%s\"",
+          resp_command_full_name(c), resp_command_servers_text(c), want);
+    CHECK(resp_command_is_sentinel_only(c) == ((m & RESP_SERVERS_SERVER) == 0), "%s sentinel only",
+          resp_command_full_name(c));
+}
+
 static void test_table(void)
 {
     size_t n = resp_command_count();
     size_t nsub = 0;
     char buf[128];
 
-    CHECK(n == GKV_REDIS_NUM_COMMANDS, "%zu commands, server reported %d", n, GKV_REDIS_NUM_COMMANDS);
-    CHECK(strcmp(resp_commands_redis_version(), GKV_REDIS_VERSION) == 0, "table/vectors version");
+    CHECK(n == GKV_NUM_COMMANDS, "%zu commands, the servers reported %d", n, GKV_NUM_COMMANDS);
+    CHECK(strcmp(resp_commands_redis_version(), GKV_SOURCES) == 0, "table/vectors sources");
     CHECK(resp_command_at(n) == NULL, "resp_command_at past end");
 
     for (size_t i = 0; i < n; i++) {
@@ -203,6 +256,7 @@ static void test_table(void)
 
         size_t ns = resp_subcommand_count(c);
         CHECK(resp_command_has_subcommands(c) == (ns > 0), "%s has_subcommands", name);
+        check_servers(c);
         CHECK(resp_subcommand_at(c, ns) == NULL, "%s subcommand_at past end", name);
         nsub += ns;
         for (size_t j = 0; j < ns; j++) {
@@ -222,10 +276,44 @@ static void test_table(void)
             lower(buf, sn);
             CHECK(sub(c, buf) == s, "lookup %s lower case", full);
             CHECK(lk(sn) == NULL || lk(sn) != s, "%s is not top-level", full);
+            check_servers(s);
+            CHECK((resp_command_servers(s) & ~resp_command_servers(c)) == 0,
+                  "%s: servers 0x%x beyond its container's 0x%x", full,
+                  (unsigned)resp_command_servers(s), (unsigned)resp_command_servers(c));
         }
     }
-    CHECK(nsub == GKV_REDIS_NUM_SUBCOMMANDS, "%zu subcommands, server reported %d", nsub,
-          GKV_REDIS_NUM_SUBCOMMANDS);
+    CHECK(nsub == GKV_NUM_SUBCOMMANDS, "%zu subcommands, the servers reported %d", nsub,
+          GKV_NUM_SUBCOMMANDS);
+
+    /* per release: as many commands and subcommands with its bit as its dumps had (or, for
+     * Redis 7.2/7.4, as COMMAND DOCS gave it) */
+    for (size_t r = 0; r < GKV_NUM_RELEASES; r++) {
+        const gkv_release_t *rel = &gkv_releases[r];
+        size_t nc = 0, ns = 0;
+        for (size_t i = 0; i < n; i++) {
+            const resp_command_info_t *c = resp_command_at(i);
+            nc += (resp_command_servers(c) & rel->server) != 0;
+            for (size_t j = 0; j < resp_subcommand_count(c); j++)
+                ns += (resp_command_servers(resp_subcommand_at(c, j)) & rel->server) != 0;
+        }
+        CHECK(nc == rel->num_commands && ns == rel->num_subcommands,
+              "%s: %zu commands, %zu subcommands; expected %zu, %zu",
+              resp_server_name(rel->server), nc, ns, rel->num_commands, rel->num_subcommands);
+    }
+    /* every dumped server's own counts fit its release's */
+    for (size_t i = 0; i < GKV_NUM_SOURCES; i++) {
+        const gkv_source_t *src = &gkv_sources[i];
+        int found = 0;
+        for (size_t r = 0; r < GKV_NUM_RELEASES; r++) {
+            if (gkv_releases[r].server == src->server) {
+                found = 1;
+                CHECK(src->num_commands <= gkv_releases[r].num_commands &&
+                          src->num_subcommands <= gkv_releases[r].num_subcommands,
+                      "%s: more commands than its release", src->name);
+            }
+        }
+        CHECK(found, "%s: its release has no commands", src->name);
+    }
 }
 
 static void test_lookup(void)
@@ -366,15 +454,15 @@ static void test_properties(void)
 
 static void test_vectors(void)
 {
-    size_t ok[3] = { 0, 0, 0 }, total[3] = { 0, 0, 0 };
-    size_t flag_checks = 0;
+    size_t ok[GKV_NUM_SOURCES][4], total[GKV_NUM_SOURCES][4];
+    size_t flag_checks = 0, all_ok = 0, all = 0;
+    memset(ok, 0, sizeof(ok));
+    memset(total, 0, sizeof(total));
 
     for (size_t v = 0; v < GKV_NUM_VECTORS; v++) {
         const gkv_vector_t *t = &gkv_vectors[v];
         const uint8_t *argv[GKV_MAX_ARGC];
         char label[256] = "";
-        keys_t k, k2;
-        int good = 1;
 
         for (size_t i = 0; i < t->argc; i++) {
             argv[i] = (const uint8_t *)t->argv[i];
@@ -382,52 +470,225 @@ static void test_vectors(void)
             snprintf(label + o, sizeof(label) - o, "%s%s", i ? " " : "", t->argv[i]);
         }
         const resp_command_info_t *cmd = resp_command_resolve(t->argc, argv, t->argv_len);
-        keys_init(&k, t->argc);
-        keys_init(&k2, t->argc);
-        size_t n = resp_command_keys_ex(cmd, t->argc, argv, t->argv_len, 0, collect_ex, &k);
-        size_t n2 = resp_command_keys(cmd, t->argc, argv, t->argv_len, collect, &k2);
-        size_t n3 = resp_command_keys(cmd, t->argc, argv, t->argv_len, NULL, NULL);
+        CHECK(t->sources != 0 && t->sources < (1u << GKV_NUM_SOURCES), "vector %zu sources", v);
+        for (size_t si = 0; si < GKV_NUM_SOURCES; si++) {
+            if (!(t->sources & (1u << si)))
+                continue;
+            const gkv_source_t *src = &gkv_sources[si];
+            keys_t k, kd, k2;
+            int good = 1;
 
-        good &= n == k.n && n2 == n && n3 == n && k.ascending;
-        good &= n == t->n_expect;
-        for (size_t i = 0; good && i < n; i++)
-            good &= k.idx[i] == t->expect[i] && k2.idx[i] == k.idx[i];
+            if (t->status == GKV_ABSENT) {
+                /* the server refused a command the table knows: its bit must be clear */
+                good = cmd != NULL && !(resp_command_servers(cmd) & src->server);
+            } else {
+                /* a command the server has carries its bit; an unknown one is refused */
+                good = cmd != NULL ? (resp_command_servers(cmd) & src->server) != 0
+                                   : t->status == GKV_REDIS_ERROR;
+                keys_init(&k, t->argc);
+                keys_init(&kd, t->argc);
+                keys_init(&k2, t->argc);
+                size_t n = resp_command_keys_server(cmd, src->server, t->argc, argv, t->argv_len, 0,
+                                                    collect_ex, &k);
+                size_t nd = resp_command_keys_ex(cmd, t->argc, argv, t->argv_len, 0, collect_ex, &kd);
+                size_t n2 = resp_command_keys(cmd, t->argc, argv, t->argv_len, collect, &k2);
+                size_t n3 = resp_command_keys(cmd, t->argc, argv, t->argv_len, NULL, NULL);
 
-        if (t->status == GKV_MATCH) {
-            /* expect[] must be Redis' own answer, sorted */
-            good &= t->n_redis_keys == t->n_expect;
-            for (size_t i = 0; good && i < t->n_redis_keys; i++) {
-                size_t found = 0;
-                for (size_t j = 0; j < t->n_expect; j++)
-                    found += t->expect[j] == t->redis_keys[i].pos;
-                good &= found == 1;
-            }
-            /* and so must the key flags, unless they depend on other arguments (SET ... GET,
-             * BITFIELD ... GET: we report the spec's worst case) */
-            for (size_t i = 0; good && i < t->n_redis_keys; i++) {
-                for (size_t j = 0; j < n; j++) {
-                    if (k.idx[j] != t->redis_keys[i].pos || (k.flags[j] & RESP_KEY_FLAG_VARIABLE_FLAGS))
-                        continue;
-                    flag_checks++;
-                    if (k.flags[j] != t->redis_keys[i].flags) {
-                        fprintf(stderr, "  flags of arg %zu: 0x%x, Redis 0x%x\n", k.idx[j],
-                                (unsigned)k.flags[j], (unsigned)t->redis_keys[i].flags);
-                        good = 0;
+                good &= n == k.n && nd == n && n2 == n && n3 == n && k.ascending;
+                good &= n == t->n_expect;
+                /* the preferred key specs give the same positions as the server's own */
+                for (size_t i = 0; good && i < n; i++)
+                    good &= k.idx[i] == t->expect[i] && kd.idx[i] == k.idx[i] && k2.idx[i] == k.idx[i];
+
+                if (t->status == GKV_MATCH) {
+                    /* expect[] must be the server's own answer, sorted */
+                    good &= t->n_redis_keys == t->n_expect;
+                    for (size_t i = 0; good && i < t->n_redis_keys; i++) {
+                        size_t found = 0;
+                        for (size_t j = 0; j < t->n_expect; j++)
+                            found += t->expect[j] == t->redis_keys[i].pos;
+                        good &= found == 1;
+                    }
+                    /* and so must the server's key flags, unless they depend on other
+                     * arguments (SET ... GET, BITFIELD ... GET: the spec's worst case) */
+                    for (size_t i = 0; good && i < t->n_redis_keys; i++) {
+                        for (size_t j = 0; j < n; j++) {
+                            if (k.idx[j] != t->redis_keys[i].pos ||
+                                (k.flags[j] & RESP_KEY_FLAG_VARIABLE_FLAGS))
+                                continue;
+                            flag_checks++;
+                            if (k.flags[j] != t->redis_keys[i].flags) {
+                                fprintf(stderr, "  %s: flags of arg %zu: 0x%x, server 0x%x\n",
+                                        src->name, k.idx[j], (unsigned)k.flags[j],
+                                        (unsigned)t->redis_keys[i].flags);
+                                good = 0;
+                            }
+                        }
                     }
                 }
             }
+            total[si][t->status]++;
+            all++;
+            if (good) {
+                ok[si][t->status]++;
+                all_ok++;
+            }
+            CHECK(good, "GETKEYS vector %zu of %s \"%s\"%s%s", v, src->name, label,
+                  t->note ? "; note: " : "", t->note ? t->note : "");
         }
-        total[t->status]++;
-        if (good)
-            ok[t->status]++;
-        CHECK(good, "GETKEYS vector %zu \"%s\": got %zu keys%s%s", v, label, n,
-              t->note ? "; note: " : "", t->note ? t->note : "");
     }
-    printf("GETKEYS vectors from redis %s: %zu/%zu as expected (%zu/%zu identical to Redis, "
-           "%zu/%zu documented divergences, %zu/%zu lines Redis rejects); %zu key-flag checks\n",
-           GKV_REDIS_VERSION, ok[0] + ok[1] + ok[2], (size_t)GKV_NUM_VECTORS, ok[GKV_MATCH],
-           total[GKV_MATCH], ok[GKV_DIVERGENT], total[GKV_DIVERGENT], ok[GKV_REDIS_ERROR],
-           total[GKV_REDIS_ERROR], flag_checks);
+    printf("GETKEYS vectors: %zu, %zu server answers, %zu as expected; %zu key-flag checks\n",
+           (size_t)GKV_NUM_VECTORS, all, all_ok, flag_checks);
+    for (size_t si = 0; si < GKV_NUM_SOURCES; si++) {
+        size_t o = ok[si][0] + ok[si][1] + ok[si][2] + ok[si][3];
+        size_t a = total[si][0] + total[si][1] + total[si][2] + total[si][3];
+        printf("  %-22s %zu/%zu (match %zu/%zu, divergent %zu/%zu, refused %zu/%zu, absent %zu/%zu)\n",
+               gkv_sources[si].name, o, a, ok[si][GKV_MATCH], total[si][GKV_MATCH],
+               ok[si][GKV_DIVERGENT], total[si][GKV_DIVERGENT], ok[si][GKV_REDIS_ERROR],
+               total[si][GKV_REDIS_ERROR], ok[si][GKV_ABSENT], total[si][GKV_ABSENT]);
+    }
+}
+
+/* ---- servers ---------------------------------------------------------------------------- */
+
+static int has(const char *name, uint32_t bits)
+{
+    return (resp_command_servers(lk(name)) & bits) == bits;
+}
+
+static int has_any(const char *name, uint32_t bits)
+{
+    return (resp_command_servers(lk(name)) & bits) != 0;
+}
+
+static void test_servers(void)
+{
+    const uint32_t r70 = RESP_SERVER_REDIS_7_0, r72 = RESP_SERVER_REDIS_7_2, r74 = RESP_SERVER_REDIS_7_4,
+                   r80 = RESP_SERVER_REDIS_8_0, v80 = RESP_SERVER_VALKEY_8_0,
+                   v81 = RESP_SERVER_VALKEY_8_1, v91 = RESP_SERVER_VALKEY_9_1;
+    const resp_command_info_t *sentinel = lk("SENTINEL"), *cluster = lk("CLUSTER");
+
+    /* hash field expiration: Redis 7.4 on, Valkey 9 */
+    static const char *const hfe[] = { "HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT", "HTTL",
+                                       "HPTTL", "HEXPIRETIME", "HPEXPIRETIME", "HPERSIST" };
+    for (size_t i = 0; i < sizeof(hfe) / sizeof(hfe[0]); i++) {
+        CHECK(lk(hfe[i]) != NULL, "%s known", hfe[i]);
+        CHECK(!has_any(hfe[i], r70 | r72 | v80 | v81), "%s not in Redis 7.0/7.2, Valkey 8", hfe[i]);
+        CHECK(has(hfe[i], r74 | r80 | v91), "%s in Redis 7.4, 8.0, Valkey 9.1", hfe[i]);
+        CHECK(!resp_command_is_sentinel_only(lk(hfe[i])) && !has_any(hfe[i], RESP_SERVERS_SENTINEL),
+              "%s not in a Sentinel", hfe[i]);
+    }
+    CHECK(strcmp(resp_command_servers_text(lk("HEXPIRE")), "Redis 7.4\342\200\2238.0, Valkey 9.1") == 0,
+          "HEXPIRE text %s", resp_command_servers_text(lk("HEXPIRE")));
+    /* Redis 8.0 (and Valkey 9) only */
+    static const char *const r8[] = { "HGETDEL", "HGETEX", "HSETEX" };
+    for (size_t i = 0; i < sizeof(r8) / sizeof(r8[0]); i++)
+        CHECK(has(r8[i], r80 | v91) && !has_any(r8[i], r70 | r72 | r74 | v80 | v81), "%s", r8[i]);
+    /* vector sets: Redis 8.0 only */
+    static const char *const vs[] = { "VADD", "VCARD", "VDIM", "VEMB", "VGETATTR", "VINFO",
+                                      "VISMEMBER", "VLINKS", "VRANDMEMBER", "VREM", "VSETATTR", "VSIM" };
+    for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++)
+        CHECK(resp_command_servers(lk(vs[i])) == r80, "%s: 0x%x", vs[i],
+              (unsigned)resp_command_servers(lk(vs[i])));
+    /* WAITAOF: Redis 7.2 on and every Valkey */
+    CHECK(has("WAITAOF", r72 | r74 | r80 | v80 | v81 | v91) && !has_any("WAITAOF", r70),
+          "WAITAOF 0x%x", (unsigned)resp_command_servers(lk("WAITAOF")));
+    CHECK(!has_any("WAITAOF", RESP_SERVERS_SENTINEL), "WAITAOF not in a Sentinel");
+    /* old commands everywhere */
+    CHECK(has("GET", RESP_SERVERS_SERVER) && !has_any("GET", RESP_SERVERS_SENTINEL), "GET");
+    CHECK(resp_command_servers(lk("PING")) == (RESP_SERVERS_SERVER | RESP_SERVERS_SENTINEL), "PING");
+    CHECK(has("PUBLISH", RESP_SERVERS_SENTINEL) && has("SUBSCRIBE", RESP_SERVERS_SENTINEL) &&
+              has("INFO", RESP_SERVERS_SENTINEL) && has("HELLO", RESP_SERVERS_SENTINEL),
+          "what Sentinels send each other");
+    CHECK(has("REPLICAOF", RESP_SERVERS_SERVER) && !has_any("REPLICAOF", RESP_SERVERS_SENTINEL) &&
+              has("SLAVEOF", RESP_SERVERS_SERVER) && has("CONFIG", RESP_SERVERS_SERVER),
+          "what Sentinels send a master");
+    /* Valkey only */
+    static const char *const vk[] = { "DELIFEQ", "COMMANDLOG", "MSETEX", "CLUSTERSCAN" };
+    for (size_t i = 0; i < sizeof(vk) / sizeof(vk[0]); i++)
+        CHECK(lk(vk[i]) != NULL && !has_any(vk[i], RESP_SERVERS_REDIS | RESP_SERVERS_SENTINEL) &&
+                  has(vk[i], v91), "%s Valkey only", vk[i]);
+    CHECK(has("COMMANDLOG", v81 | v91) && !has_any("COMMANDLOG", v80), "COMMANDLOG 8.1+");
+    const resp_command_info_t *ss = sub(cluster, "SLOT-STATS");
+    CHECK(ss != NULL && (resp_command_servers(ss) & RESP_SERVERS_REDIS) == 0 &&
+              (resp_command_servers(ss) & (v80 | v81 | v91)) == (v80 | v81 | v91), "CLUSTER SLOT-STATS");
+    CHECK((resp_command_servers(cluster) & RESP_SERVERS_SERVER) == RESP_SERVERS_SERVER, "CLUSTER");
+    CHECK((resp_command_servers(sub(lk("CLIENT"), "SETINFO")) & (r70 | r72)) == r72, "CLIENT SETINFO 7.2");
+    CHECK(strcmp(resp_command_servers_text(lk("DELIFEQ")), "Valkey 9.1") == 0, "DELIFEQ text");
+    /* Sentinel */
+    CHECK(sentinel != NULL && resp_command_is_sentinel_only(sentinel), "SENTINEL sentinel-only");
+    CHECK(resp_command_servers(sentinel) == RESP_SERVERS_SENTINEL, "SENTINEL in every Sentinel");
+    CHECK(strcmp(resp_command_servers_text(sentinel),
+                 "Sentinel (Redis 7.0\342\200\2238.0, Valkey 8.0\342\200\2239.1)") == 0,
+          "SENTINEL text %s", resp_command_servers_text(sentinel));
+    static const char *const subs[] = { "MASTERS", "MASTER", "REPLICAS", "SLAVES", "SENTINELS",
+                                        "GET-MASTER-ADDR-BY-NAME", "IS-MASTER-DOWN-BY-ADDR", "MONITOR",
+                                        "REMOVE", "SET", "FAILOVER", "CKQUORUM", "FLUSHCONFIG",
+                                        "RESET", "CONFIG", "INFO-CACHE", "PENDING-SCRIPTS",
+                                        "SIMULATE-FAILURE", "MYID", "DEBUG", "HELP" };
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        const resp_command_info_t *s = sub(sentinel, subs[i]);
+        CHECK(s != NULL && resp_command_is_sentinel_only(s) &&
+                  resp_command_servers(s) == RESP_SERVERS_SENTINEL, "SENTINEL %s", subs[i]);
+    }
+    static const char *const vsubs[] = { "PRIMARIES", "PRIMARY", "GET-PRIMARY-ADDR-BY-NAME",
+                                         "IS-PRIMARY-DOWN-BY-ADDR" };
+    for (size_t i = 0; i < sizeof(vsubs) / sizeof(vsubs[0]); i++) {
+        const resp_command_info_t *s = sub(sentinel, vsubs[i]);
+        uint32_t m = resp_command_servers(s);
+        CHECK(s != NULL && resp_command_is_sentinel_only(s) && (m & RESP_SERVERS_REDIS << 8) == 0 &&
+                  (m & RESP_SERVERS_VALKEY << 8) == (RESP_SERVERS_VALKEY << 8),
+              "SENTINEL %s Valkey Sentinels only", vsubs[i]);
+    }
+    for (size_t i = 0; i < resp_command_count(); i++) {
+        const resp_command_info_t *c = resp_command_at(i);
+        if (c != sentinel)
+            CHECK(!resp_command_is_sentinel_only(c), "%s sentinel-only", resp_command_name(c));
+    }
+    CHECK(!resp_command_is_sentinel_only(lk("PING")) && !resp_command_is_sentinel_only(NULL),
+          "PING / NULL not sentinel-only");
+    /* unknown to all of them */
+    CHECK(lk("NOSUCHCOMMAND") == NULL && lk("HEXPIREX") == NULL && lk("JSON.SET") == NULL, "invented names");
+    CHECK(resp_command_servers(NULL) == 0 && strcmp(resp_command_servers_text(NULL), "") == 0, "NULL servers");
+    CHECK(sub(sentinel, "NOSUCH") == NULL, "SENTINEL NOSUCH");
+    /* server names */
+    CHECK(strcmp(resp_server_name(r74), "Redis 7.4") == 0 &&
+              strcmp(resp_server_name(RESP_SERVER_SENTINEL_VALKEY_9_1), "Sentinel of Valkey 9.1") == 0 &&
+              strcmp(resp_server_name(0), "") == 0 && strcmp(resp_server_name(r70 | r72), "") == 0 &&
+              strcmp(resp_server_name(0x80), "") == 0 && strcmp(resp_server_name(0x10000), "") == 0,
+          "resp_server_name");
+
+    /* key-spec variants: same positions, the release's own flags */
+    keys_t k;
+    line_t l;
+    split(&l, "SINTERSTORE d a b");
+    const resp_command_info_t *si = lk("SINTERSTORE");
+    keys_init(&k, l.argc);
+    resp_command_keys_server(si, r70, l.argc, l.argv, l.len, 0, collect_ex, &k);
+    CHECK(k.n == 3 && k.idx[0] == 1 && k.flags[0] == (RESP_KEY_FLAG_RW | RESP_KEY_FLAG_UPDATE),
+          "SINTERSTORE on 7.0: RW");
+    keys_init(&k, l.argc);
+    resp_command_keys_server(si, r80, l.argc, l.argv, l.len, 0, collect_ex, &k);
+    CHECK(k.n == 3 && k.flags[0] == (RESP_KEY_FLAG_OW | RESP_KEY_FLAG_UPDATE), "SINTERSTORE on 8.0: OW");
+    keys_init(&k, l.argc);
+    resp_command_keys_ex(si, l.argc, l.argv, l.len, 0, collect_ex, &k);
+    CHECK(k.n == 3 && k.flags[0] == (RESP_KEY_FLAG_OW | RESP_KEY_FLAG_UPDATE), "SINTERSTORE preferred: OW");
+    keys_init(&k, l.argc);
+    resp_command_keys_server(si, r70 | r80, l.argc, l.argv, l.len, 0, collect_ex, &k);
+    CHECK(k.n == 3 && k.flags[0] == (RESP_KEY_FLAG_OW | RESP_KEY_FLAG_UPDATE), "two bits: preferred");
+    keys_init(&k, l.argc);
+    resp_command_keys_server(si, r72, l.argc, l.argv, l.len, 0, collect_ex, &k);
+    CHECK(k.n == 3 && k.flags[0] == (RESP_KEY_FLAG_OW | RESP_KEY_FLAG_UPDATE), "7.2 has no own specs");
+    split(&l, "HSETEX h FIELDS 1 f v");
+    keys_init(&k, l.argc);
+    resp_command_keys_server(lk("HSETEX"), v91, l.argc, l.argv, l.len, 0, collect_ex, &k);
+    CHECK(k.n == 1 && k.idx[0] == 1 && k.flags[0] == (RESP_KEY_FLAG_RW | RESP_KEY_FLAG_INSERT),
+          "HSETEX on Valkey 9.1: insert");
+    keys_init(&k, l.argc);
+    resp_command_keys_ex(lk("HSETEX"), l.argc, l.argv, l.len, 0, collect_ex, &k);
+    CHECK(k.n == 1 && k.flags[0] == (RESP_KEY_FLAG_RW | RESP_KEY_FLAG_UPDATE), "HSETEX preferred: update");
+    CHECK(resp_command_keys_server(NULL, r80, l.argc, l.argv, l.len, 0, NULL, NULL) == 0, "NULL cmd");
+    CHECK(resp_command_keys_server(lk("HSETEX"), v91, 0, NULL, NULL, 0, NULL, NULL) == 0, "argc 0");
 }
 
 /* ---- key extraction: targeted and hostile cases ----------------------------------------- */
@@ -629,6 +890,7 @@ int main(void)
     test_subcommands();
     test_properties();
     test_vectors();
+    test_servers();
     test_keys();
     test_huge();
     printf("%lu passed, %lu failed\n", n_passed, n_failed);
