@@ -23,8 +23,10 @@
 #include <epan/to_str.h>
 #include <epan/dissectors/packet-tcp.h>
 
+#include "core/resp_cluster.h"
 #include "core/resp_commands.h"
 #include "core/resp_parse.h"
+#include "core/resp_sentinel.h"
 #include "core/resp_session.h"
 #include "packet-resp.h"
 
@@ -82,6 +84,7 @@ static int hf_resp_pubsub_message = -1;
 static int hf_resp_monitor = -1;
 static int hf_resp_command = -1;
 static int hf_resp_subcommand = -1;
+static int hf_resp_command_servers = -1;
 static int hf_resp_key = -1;
 static int hf_resp_argument = -1;
 static int hf_resp_response_in = -1;
@@ -92,6 +95,29 @@ static int hf_resp_skipped = -1;
 static int hf_resp_line_rest = -1;
 static int hf_resp_invalid_value = -1;
 static int hf_resp_no_reply = -1;
+/* Cluster: key slots, error codes, redirects */
+static int hf_resp_slot = -1;
+static int hf_resp_error_code = -1;
+static int hf_resp_redirect_slot = -1;
+static int hf_resp_redirect_host = -1;
+static int hf_resp_redirect_port = -1;
+/* Sentinel: hello messages and events */
+static int hf_resp_sentinel_hello = -1;
+static int hf_resp_sentinel_event = -1;
+static int hf_resp_sentinel_ip = -1;
+static int hf_resp_sentinel_port = -1;
+static int hf_resp_sentinel_runid = -1;
+static int hf_resp_sentinel_epoch = -1;
+static int hf_resp_sentinel_master_name = -1;
+static int hf_resp_sentinel_master_ip = -1;
+static int hf_resp_sentinel_master_port = -1;
+static int hf_resp_sentinel_master_epoch = -1;
+static int hf_resp_sentinel_instance_type = -1;
+static int hf_resp_sentinel_instance_name = -1;
+static int hf_resp_sentinel_old_ip = -1;
+static int hf_resp_sentinel_old_port = -1;
+static int hf_resp_sentinel_new_ip = -1;
+static int hf_resp_sentinel_new_port = -1;
 /* Replication links */
 static int hf_resp_replication = -1;
 static int hf_resp_replication_id = -1;
@@ -121,6 +147,8 @@ static expert_field ei_resp_unknown_subcommand = EI_INIT;
 static expert_field ei_resp_invalid_value = EI_INIT;
 static expert_field ei_resp_after_protocol_error = EI_INIT;
 static expert_field ei_resp_rdb_lost = EI_INIT;
+static expert_field ei_resp_redirect = EI_INIT;
+static expert_field ei_resp_sentinel_malformed = EI_INIT;
 
 /* Preferences */
 static rsp_bool resp_desegment_own = TRUE; /* used only when we registered the protocol */
@@ -344,6 +372,10 @@ typedef struct {
     gint64 third_int;
     gboolean have_third;
     guint top_children;
+    /* the first top-level string elements: a pub/sub message's kind, channel and payload */
+    const guint8 *top_str[4];
+    size_t top_str_len[4];
+    int top_str_off[4]; /* tvb offset of the data */
     /* a HELLO reply's "server" and "version" values (among the first top-level elements) */
     const guint8 *prev_str, *server_name, *server_version;
     size_t prev_len, server_name_len, server_version_len;
@@ -412,6 +444,40 @@ static void walk_restart(walk_t *w)
     memset(w->items, 0, sizeof w->items);
 }
 
+static gboolean error_details_wanted(proto_tree *tree)
+{
+    return proto_field_is_referenced(tree, hf_resp_error_code) ||
+           proto_field_is_referenced(tree, hf_resp_redirect_slot) ||
+           proto_field_is_referenced(tree, hf_resp_redirect_host) ||
+           proto_field_is_referenced(tree, hf_resp_redirect_port);
+}
+
+/* An error's code (its first word) and, for a cluster's MOVED or ASK, where to go instead:
+ * under the error's item ti, whose text starts at tvb offset doff. */
+static void add_error_details(walk_t *w, proto_item *ti, int doff, const guint8 *text, size_t n)
+{
+    size_t code = resp_error_code_len(text, n);
+    resp_redirect_t rd;
+    if (!ti || code == 0)
+        return;
+    proto_tree *st = proto_item_add_subtree(ti, ett_resp_element);
+    wmem_allocator_t *pool = w->pinfo->pool;
+    proto_tree_add_string(st, hf_resp_error_code, w->tvb, doff, (int)code,
+                          rsp_format_text(pool, text, code));
+    if (!resp_redirect_parse(text, n, &rd))
+        return;
+    int slot_len = (int)(rd.host_offset - code - 2);
+    proto_tree_add_uint(st, hf_resp_redirect_slot, w->tvb, doff + (int)code + 1, slot_len, rd.slot);
+    proto_tree_add_string(st, hf_resp_redirect_host, w->tvb, doff + (int)rd.host_offset, (int)rd.host_len,
+                          rsp_format_text(pool, text + rd.host_offset, rd.host_len));
+    int port_off = (int)(rd.host_offset + rd.host_len + 1);
+    proto_tree_add_uint(st, hf_resp_redirect_port, w->tvb, doff + port_off, (int)n - port_off, rd.port);
+    expert_add_info_format(w->pinfo, ti, &ei_resp_redirect, "%s: slot %u is served by %s:%u%s",
+                           rd.kind == RESP_REDIRECT_MOVED ? "Moved" : "Ask",
+                           rd.slot, rsp_format_text(pool, text + rd.host_offset, rd.host_len), rd.port,
+                           rd.kind == RESP_REDIRECT_ASK ? " (for this command, after ASKING)" : "");
+}
+
 static void walk_element(void *ud, const resp_element_t *e)
 {
     walk_t *w = (walk_t *)ud;
@@ -452,6 +518,11 @@ static void walk_element(void *ud, const resp_element_t *e)
             }
             w->prev_str = d;
             w->prev_len = e->data_len;
+        }
+        if (w->top_children < G_N_ELEMENTS(w->top_str) && e->type == RESP_BULK_STRING && !e->is_null) {
+            w->top_str[w->top_children] = data;
+            w->top_str_len[w->top_children] = e->data_len;
+            w->top_str_off[w->top_children] = doff;
         }
         if (w->top_children == 2 && e->type == RESP_INTEGER) {
             w->third_int = e->count;
@@ -514,14 +585,17 @@ static void walk_element(void *ud, const resp_element_t *e)
                                        rsp_format_text(pool, data, e->data_len));
         break;
     case RESP_ERROR:
-        if (proto_field_is_referenced(tree, hf_resp_error))
+        if (proto_field_is_referenced(tree, hf_resp_error) || error_details_wanted(tree)) {
             ti = proto_tree_add_string(tree, hf_resp_error, tvb, off, span,
                                        rsp_format_text(pool, data, e->data_len));
+            add_error_details(w, ti, doff, data, e->data_len);
+        }
         break;
     case RESP_BULK_ERROR:
         ti = proto_tree_add_string(tree, hf_resp_bulk_error, tvb, off,
                                    MIN(span + dlen + 2, tvb_captured_length_remaining(tvb, off)),
                                    rsp_format_text(pool, data, e->data_len));
+        add_error_details(w, ti, doff, data, e->data_len);
         break;
     case RESP_INTEGER:
         ti = proto_tree_add_int64(tree, hf_resp_integer, tvb, off, span, e->count);
@@ -835,8 +909,15 @@ static void add_key(size_t i, void *ud)
     walk_t *w = k->w;
     if (i >= w->argc)
         return;
-    proto_tree_add_string(k->tree, hf_resp_key, w->tvb, w->arg_off[i], w->arg_span[i],
-                          rsp_format_text(w->pinfo->pool, w->argv[i], w->arg_len[i]));
+    proto_item *ki = proto_tree_add_string(k->tree, hf_resp_key, w->tvb, w->arg_off[i], w->arg_span[i],
+                                           rsp_format_text(w->pinfo->pool, w->argv[i], w->arg_len[i]));
+    /* the hash slot a cluster keeps it in, as CLUSTER KEYSLOT computes it */
+    if (proto_field_is_referenced(k->tree, hf_resp_slot)) {
+        proto_item *si = proto_tree_add_uint(proto_item_add_subtree(ki, ett_resp_element), hf_resp_slot,
+                                             w->tvb, w->arg_off[i], w->arg_span[i],
+                                             resp_cluster_keyslot(w->argv[i], w->arg_len[i]));
+        proto_item_set_generated(si);
+    }
 }
 
 static unsigned long add_message_items(walk_t *w, proto_tree *rt, proto_item *ti,
@@ -972,6 +1053,134 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     return ti;
 }
 
+/* ---- Sentinel: hello messages and events ------------------------------------------------ */
+
+typedef struct {
+    walk_t *w;
+    proto_tree *tree;
+    const guint8 *text; /* the payload */
+    int off;            /* its tvb offset */
+    gboolean exact;     /* each payload byte is one tvb byte (not unescaped from an inline word) */
+} sentinel_ctx_t;
+
+static void sentinel_string(const sentinel_ctx_t *c, int hf, resp_text_span_t sp)
+{
+    proto_tree_add_string(c->tree, hf, c->w->tvb, c->exact ? c->off + (int)sp.off : c->off,
+                          c->exact ? (int)sp.len : 0, rsp_format_text(c->w->pinfo->pool, c->text + sp.off, sp.len));
+}
+
+static void sentinel_uint(const sentinel_ctx_t *c, int hf, resp_text_span_t sp, guint32 v)
+{
+    proto_tree_add_uint(c->tree, hf, c->w->tvb, c->exact ? c->off + (int)sp.off : c->off,
+                        c->exact ? (int)sp.len : 0, v);
+}
+
+static void sentinel_uint64(const sentinel_ctx_t *c, int hf, resp_text_span_t sp, guint64 v)
+{
+    proto_tree_add_uint64(c->tree, hf, c->w->tvb, c->exact ? c->off + (int)sp.off : c->off,
+                          c->exact ? (int)sp.len : 0, v);
+}
+
+/* A message on channel ch with payload p (at tvb offset off): a sentinel's hello, split into
+ * its fields, or a sentinel event. Anything else is left alone. */
+static void sentinel_items(walk_t *w, proto_tree *rt, const guint8 *ch, size_t chl,
+                           const guint8 *p, size_t n, int off, gboolean exact)
+{
+    packet_info *pinfo = w->pinfo;
+    int len = exact ? (int)n : 0;
+    sentinel_ctx_t c = {w, NULL, p, off, exact};
+    if (chl == strlen(RESP_SENTINEL_HELLO_CHANNEL) && !memcmp(ch, RESP_SENTINEL_HELLO_CHANNEL, chl)) {
+        resp_sentinel_hello_t h;
+        proto_item *ti = proto_tree_add_item(rt, hf_resp_sentinel_hello, w->tvb, off, len, ENC_NA);
+        if (!resp_sentinel_hello_parse(p, n, &h)) {
+            expert_add_info(pinfo, ti, &ei_resp_sentinel_malformed);
+            return;
+        }
+        c.tree = proto_item_add_subtree(ti, ett_resp_element);
+        proto_item_append_text(ti, " from %s:%u, master %s at %s:%u",
+                               rsp_format_text(pinfo->pool, p + h.ip.off, h.ip.len), h.port,
+                               rsp_format_text(pinfo->pool, p + h.master_name.off, h.master_name.len),
+                               rsp_format_text(pinfo->pool, p + h.master_ip.off, h.master_ip.len), h.master_port);
+        sentinel_string(&c, hf_resp_sentinel_ip, h.ip);
+        sentinel_uint(&c, hf_resp_sentinel_port, h.port_text, h.port);
+        sentinel_string(&c, hf_resp_sentinel_runid, h.runid);
+        sentinel_uint64(&c, hf_resp_sentinel_epoch, h.epoch_text, h.epoch);
+        sentinel_string(&c, hf_resp_sentinel_master_name, h.master_name);
+        sentinel_string(&c, hf_resp_sentinel_master_ip, h.master_ip);
+        sentinel_uint(&c, hf_resp_sentinel_master_port, h.master_port_text, h.master_port);
+        sentinel_uint64(&c, hf_resp_sentinel_master_epoch, h.master_epoch_text, h.master_epoch);
+        return;
+    }
+    if (!resp_sentinel_is_event_channel(ch, chl))
+        return;
+    resp_sentinel_event_t ev;
+    const char *name = rsp_format_text(pinfo->pool, ch, chl);
+    proto_item *ti = proto_tree_add_string(rt, hf_resp_sentinel_event, w->tvb, off, len, name);
+    c.tree = proto_item_add_subtree(ti, ett_resp_element);
+    switch (resp_sentinel_event_parse(ch, chl, p, n, &ev)) {
+    case RESP_SENTINEL_EVENT_INSTANCE:
+        sentinel_string(&c, hf_resp_sentinel_instance_type, ev.instance_type);
+        sentinel_string(&c, hf_resp_sentinel_instance_name, ev.instance_name);
+        sentinel_string(&c, hf_resp_sentinel_ip, ev.ip);
+        sentinel_uint(&c, hf_resp_sentinel_port, ev.port_text, ev.port);
+        if (ev.has_master) {
+            sentinel_string(&c, hf_resp_sentinel_master_name, ev.master_name);
+            sentinel_string(&c, hf_resp_sentinel_master_ip, ev.master_ip);
+            sentinel_uint(&c, hf_resp_sentinel_master_port, ev.master_port_text, ev.master_port);
+        }
+        break;
+    case RESP_SENTINEL_EVENT_SWITCH:
+        sentinel_string(&c, hf_resp_sentinel_master_name, ev.master_name);
+        sentinel_string(&c, hf_resp_sentinel_old_ip, ev.old_ip);
+        sentinel_uint(&c, hf_resp_sentinel_old_port, ev.old_port_text, ev.old_port);
+        sentinel_string(&c, hf_resp_sentinel_new_ip, ev.new_ip);
+        sentinel_uint(&c, hf_resp_sentinel_new_port, ev.new_port_text, ev.new_port);
+        break;
+    case RESP_SENTINEL_EVENT_TEXT:
+        break;
+    }
+}
+
+/* A delivered pub/sub message: ["message", channel, payload] or ["pmessage", pattern,
+ * channel, payload]. Returns the index of the channel element (payload follows), 0 if none. */
+static guint delivered_channel(const walk_t *w, resp_msg_kind_t kind)
+{
+    if ((kind != RESP_MSG_PUBSUB && kind != RESP_MSG_PUSH) || !w->top_str[0])
+        return 0;
+    if (w->top.count == 3 && w->top_str_len[0] == 7 && !memcmp(w->top_str[0], "message", 7) &&
+        w->top_str[1] && w->top_str[2])
+        return 1;
+    if (w->top.count == 4 && w->top_str_len[0] == 8 && !memcmp(w->top_str[0], "pmessage", 8) &&
+        w->top_str[2] && w->top_str[3])
+        return 2;
+    return 0;
+}
+
+/* Sentinel fields of a channel's message: PUBLISH's arguments, or a delivered message. */
+static void pubsub_items(walk_t *w, proto_tree *rt, resp_msg_kind_t kind, const char *cmd)
+{
+    if (cmd) {
+        if (w->argc == 3 && !strcmp(cmd, "PUBLISH"))
+            sentinel_items(w, rt, w->argv[1], w->arg_len[1], w->argv[2], w->arg_len[2], w->arg_off[2],
+                           (size_t)w->arg_span[2] == w->arg_len[2]);
+        return;
+    }
+    guint c = delivered_channel(w, kind);
+    if (c)
+        sentinel_items(w, rt, w->top_str[c], w->top_str_len[c], w->top_str[c + 1], w->top_str_len[c + 1],
+                       w->top_str_off[c + 1], TRUE);
+}
+
+/* Which releases have the command (or subcommand) of item pi, as the table says. */
+static void add_command_servers(proto_tree *rt, proto_item *pi, tvbuff_t *tvb, const resp_command_info_t *c)
+{
+    if (!proto_field_is_referenced(rt, hf_resp_command_servers))
+        return;
+    proto_item *si = proto_tree_add_string(proto_item_add_subtree(pi, ett_resp_element), hf_resp_command_servers,
+                                           tvb, 0, 0, resp_command_servers_text(c));
+    proto_item_set_generated(si);
+}
+
 /* The message's own items and its Info column text, once the first-pass state is recorded. */
 static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_msg_info_t *mi,
                           const resp_command_info_t *ci, const resp_command_info_t *sci,
@@ -1012,15 +1221,21 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         pi = proto_tree_add_string(rt, hf_resp_command, tvb, w->arg_off[0], w->arg_span[0], cmd);
         if (!ci)
             expert_add_info_format(pinfo, pi, &ei_resp_unknown_command,
-                                   "Command %s is not one Redis 7 knows", cmd);
+                                   "Command %s is not one of Redis 7.0-8.0, Valkey 8.0-9.1 or their Sentinels", cmd);
+        else
+            add_command_servers(rt, pi, tvb, ci);
         if (sub) {
             pi = proto_tree_add_string(rt, hf_resp_subcommand, tvb, w->arg_off[1], w->arg_span[1], sub);
             if (!sci)
                 expert_add_info_format(pinfo, pi, &ei_resp_unknown_subcommand,
-                                       "%s has no subcommand %s in Redis 7", cmd, sub);
+                                       "%s has no subcommand %s in Redis 7.0-8.0, Valkey 8.0-9.1 or their Sentinels",
+                                       cmd, sub);
+            else
+                add_command_servers(rt, pi, tvb, sci);
         }
         /* keys and arguments are formatted only for a visible tree or a filter using them */
-        if ((sci || ci) && proto_field_is_referenced(rt, hf_resp_key)) {
+        if ((sci || ci) && (proto_field_is_referenced(rt, hf_resp_key) ||
+                            proto_field_is_referenced(rt, hf_resp_slot))) {
             key_ctx_t kc = {w, rt};
             resp_command_keys(sci ? sci : ci, w->argc, w->argv, w->arg_len, add_key, &kc);
         }
@@ -1039,6 +1254,13 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
             info_add(pinfo, reply_summary(w));
     } else {
         const char *summary = reply_summary(w);
+        guint c = delivered_channel(w, kind);
+        if (c) /* "message news: hello" */
+            summary = wmem_strdup_printf(pinfo->pool, "%s %s: %s", c == 1 ? "message" : "pmessage",
+                                         short_value(pinfo->pool, w->top_str[c], w->top_str_len[c],
+                                                     RESP_INFO_ARG_MAX),
+                                         short_value(pinfo->pool, w->top_str[c + 1], w->top_str_len[c + 1],
+                                                     RESP_INFO_ARG_MAX * 2));
         const char *prefix = kind == RESP_MSG_MONITOR ? "[monitor] " :
                              kind == RESP_MSG_PUBSUB ? "[pub/sub] " :
                              kind == RESP_MSG_PUSH ? "[push] " :
@@ -1052,6 +1274,8 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         if (is_error_reply(w))
             expert_add_info_format(pinfo, ti, &ei_resp_error_reply, "Error reply: %s", summary);
     }
+
+    pubsub_items(w, rt, kind, cmd);
 
     if (mi && mi->repl_id) {
         pi = proto_tree_add_string(rt, hf_resp_replication_id, tvb, offset, (int)w->length, mi->repl_id);
@@ -1807,6 +2031,37 @@ void proto_register_resp_plugin(void)
         {&hf_resp_rdb_offset, {"Offset", "resp.rdb.offset", FT_UINT64, BASE_DEC, NULL, 0x0,
                                "Where in the snapshot these bytes are", HFILL}},
         {&hf_resp_rdb_data, {"Data", "resp.rdb.data", FT_BYTES, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_command_servers, {"Known to", "resp.command.servers", FT_STRING, BASE_NONE, NULL, 0x0,
+                                    "The releases that have this command or subcommand (from their COMMAND tables)", HFILL}},
+        {&hf_resp_slot, {"Hash slot", "resp.slot", FT_UINT16, BASE_DEC, NULL, 0x0,
+                         "The key's cluster hash slot: CRC16 of its hash tag (or whole key) mod 16384", HFILL}},
+        {&hf_resp_error_code, {"Error code", "resp.error.code", FT_STRING, BASE_NONE, NULL, 0x0,
+                               "The error's first word (ERR, WRONGTYPE, MOVED, ASK, NOAUTH, ...)", HFILL}},
+        {&hf_resp_redirect_slot, {"Redirected slot", "resp.redirect.slot", FT_UINT16, BASE_DEC, NULL, 0x0,
+                                  "The hash slot a MOVED or ASK reply is about", HFILL}},
+        {&hf_resp_redirect_host, {"Redirect host", "resp.redirect.host", FT_STRING, BASE_NONE, NULL, 0x0,
+                                  "The endpoint the node names (address, host name, or empty)", HFILL}},
+        {&hf_resp_redirect_port, {"Redirect port", "resp.redirect.port", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_hello, {"Sentinel hello", "resp.sentinel.hello", FT_NONE, BASE_NONE, NULL, 0x0,
+                                   "A sentinel announcing itself and its master on __sentinel__:hello", HFILL}},
+        {&hf_resp_sentinel_event, {"Sentinel event", "resp.sentinel.event", FT_STRING, BASE_NONE, NULL, 0x0,
+                                   "The event's channel (+sdown, +switch-master, ...)", HFILL}},
+        {&hf_resp_sentinel_ip, {"IP", "resp.sentinel.ip", FT_STRING, BASE_NONE, NULL, 0x0,
+                                "The sentinel's own address (hello), or the instance's (event)", HFILL}},
+        {&hf_resp_sentinel_port, {"Port", "resp.sentinel.port", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_runid, {"Run id", "resp.sentinel.runid", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_epoch, {"Current epoch", "resp.sentinel.epoch", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_master_name, {"Master name", "resp.sentinel.master_name", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_master_ip, {"Master IP", "resp.sentinel.master_ip", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_master_port, {"Master port", "resp.sentinel.master_port", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_master_epoch, {"Master config epoch", "resp.sentinel.master_epoch", FT_UINT64, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_instance_type, {"Instance type", "resp.sentinel.instance_type", FT_STRING, BASE_NONE, NULL, 0x0,
+                                           "master, slave or sentinel", HFILL}},
+        {&hf_resp_sentinel_instance_name, {"Instance name", "resp.sentinel.instance_name", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_old_ip, {"Old master IP", "resp.sentinel.old_ip", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_old_port, {"Old master port", "resp.sentinel.old_port", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_new_ip, {"New master IP", "resp.sentinel.new_ip", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_sentinel_new_port, {"New master port", "resp.sentinel.new_port", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
     };
     static gint *ett[] = {&ett_resp, &ett_resp_element};
     static ei_register_info ei[] = {
@@ -1822,6 +2077,9 @@ void proto_register_resp_plugin(void)
         {&ei_resp_invalid_value, {"resp.invalid_value", PI_MALFORMED, PI_WARN, "Value not valid for its type", EXPFILL}},
         {&ei_resp_after_protocol_error, {"resp.after_protocol_error", PI_SEQUENCE, PI_NOTE,
                                          "Bytes after a protocol error: the server closes the connection without reading them", EXPFILL}},
+        {&ei_resp_redirect, {"resp.redirect", PI_RESPONSE_CODE, PI_NOTE, "Cluster redirect (MOVED or ASK)", EXPFILL}},
+        {&ei_resp_sentinel_malformed, {"resp.sentinel.malformed", PI_MALFORMED, PI_WARN,
+                                       "Not a sentinel hello: it has not the eight comma-separated values", EXPFILL}},
         {&ei_resp_rdb_lost, {"resp.rdb.lost", PI_SEQUENCE, PI_WARN, "Snapshot bytes lost before these", EXPFILL}},
         {&ei_resp_line_continues, {"resp.line_continues", PI_REASSEMBLE, PI_NOTE, "A very long line: shown as it comes, its rest in later segments (resp.line_rest)", EXPFILL}},
     };

@@ -12,6 +12,7 @@
 
 #include "packet-resp.h"
 #include "packet-spipe.h"
+#include "packet-redis-cluster.h"
 
 #ifndef PLUGIN_VERSION
 #define PLUGIN_VERSION "0.1.0"
@@ -35,7 +36,7 @@ uint32_t plugin_describe(void)
 
 void plugin_register(void)
 {
-    static proto_plugin resp_plugin, spiped_plugin;
+    static proto_plugin resp_plugin, spiped_plugin, redis_cluster_plugin;
 
     resp_plugin.register_protoinfo = proto_register_resp_plugin;
     resp_plugin.register_handoff = proto_reg_handoff_resp_plugin;
@@ -43,4 +44,7 @@ void plugin_register(void)
     spiped_plugin.register_protoinfo = proto_register_spiped;
     spiped_plugin.register_handoff = proto_reg_handoff_spiped;
     proto_register_plugin(&spiped_plugin);
+    redis_cluster_plugin.register_protoinfo = proto_register_redis_cluster;
+    redis_cluster_plugin.register_handoff = proto_reg_handoff_redis_cluster;
+    proto_register_plugin(&redis_cluster_plugin);
 }

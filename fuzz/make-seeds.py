@@ -18,6 +18,12 @@ Writes DIR/<harness>/ for each harness (the directories are emptied first):
                       y_SC = 1 for -f sessions and from the key logs for forward-secret ones
   fuzz_spiped_keylog  the key logs, their single lines and variants of them (CRLF, comments,
                       no final newline, duplicates, conflicts, foreign labels, cut lines)
+  fuzz_resp_cluster   error replies (MOVED/ASK among them), keys, sentinel hello and event
+                      payloads of the RESP, cluster and sentinel captures, each prefixed by
+                      the byte that splits channel from payload, plus synthetic-* redirects
+  fuzz_redis_cluster_bus  cluster bus messages of cluster-*.pcap (two of each type per
+                      direction, and the first 16 KiB of each direction), plus synthetic-* ones
+                      of every type, extension and header kind and a few hostile lengths
 
 A few seeds named synthetic-* are built from the captured ones or the command table, for
 what no capture holds: nesting at the depth limit, key-spec keywords (XREAD ... STREAMS,
@@ -34,6 +40,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import struct
 import sys
 
@@ -395,6 +402,151 @@ def keylog_seeds(captures, st, out):
         out.add("synthetic-many", b"\n".join(many) + b"\n")
 
 
+# ---- fuzz_resp_cluster ----------------------------------------------------------------------
+
+def tcp_streams(path, st):
+    """The data of each direction of every TCP connection in a capture."""
+    dirs = {}
+    for p in st.read_pcap(path):
+        key = (p.src, p.sport, p.dst, p.dport)
+        d = dirs.get(key)
+        if d is None:
+            d = dirs[key] = st.Direction("%s:%d" % (p.src, p.sport))
+        if p.flags & st.SYN:
+            d.isn = p.seq
+        if p.pl_len:
+            d.segs.append(p)
+    for key in sorted(dirs):
+        if dirs[key].segs:
+            dirs[key].finish()
+            yield dirs[key].data
+
+
+ERROR_LINE = re.compile(rb"(?:^|\r\n)-([^\r\n]{1,200})\r\n")
+CHANNEL_PAYLOAD = re.compile(rb"\$(\d{1,3})\r\n([_+\-][^\r\n]{0,63})\r\n\$(\d{1,4})\r\n")
+
+
+def cluster_seeds(captures, st, out):
+    """Inputs of fuzz_resp_cluster: byte 0 splits channel (first byte0 % (n+1) bytes) from payload."""
+    out.add("synthetic-moved", b"\0MOVED 12182 127.0.0.1:7002")
+    out.add("synthetic-ask-ipv6", b"\0ASK 3999 ::1:6380")
+    out.add("synthetic-moved-no-endpoint", b"\0MOVED 5 :6379")
+    hello = b"127.0.0.1,26380,0c6e1a3a8bd6af34d5c3f4d4d2a5e3e8b8c9e0f1,7,mymaster,127.0.0.1,6379,3"
+    out.add("synthetic-hello", bytes([18]) + b"__sentinel__:hello" + hello)
+    out.add("synthetic-switch", bytes([14]) + b"+switch-master" + b"mymaster 127.0.0.1 6379 127.0.0.1 6380")
+    out.add("synthetic-tag", b"\0{user1000}.following")
+    errors, payloads = [], []
+    for path in sorted(glob.glob(os.path.join(captures, "*.pcap"))):
+        name = os.path.basename(path)
+        if not name.startswith(("resp-", "cluster-", "sentinel-")):
+            continue
+        for data in tcp_streams(path, st):
+            if data[:4] == b"RCmb":
+                continue
+            errors += [m.group(1) for m in ERROR_LINE.finditer(data[:1 << 20])]
+            for m in CHANNEL_PAYLOAD.finditer(data[:1 << 20]):
+                ch, n = m.group(2), int(m.group(3))
+                if int(m.group(1)) == len(ch):
+                    start = m.end()
+                    payloads.append(bytes([len(ch)]) + ch + data[start:start + n])
+    for i, e in enumerate(spread(sorted(set(errors)), 40)):
+        out.add("error-%02d" % i, b"\0" + e)
+    for i, p in enumerate(spread(sorted(set(payloads)), 40)):
+        out.add("message-%02d" % i, p)
+
+
+# ---- fuzz_redis_cluster_bus ----------------------------------------------------------------
+
+BUS_HDR = 2256
+
+
+def bus_message(mtype, body=b"", count=0, exts=(), flags=0x11, mflags=0, ver=1, light=False):
+    """A cluster bus message laid out as core/redis_cluster_bus.h describes it."""
+    if light:
+        hdr = b"RCmb" + struct.pack(">IHHHH", 16 + len(body), ver, 0, mtype | 0x8000, 0)
+        return hdr + body
+    ext = b"".join(struct.pack(">IHH", 8 + len(d), t, 0) + d for t, d in exts)
+    if exts:
+        mflags |= 4
+    slots = bytearray(2048)
+    for i in range(0, 5461 // 8):
+        slots[i] = 0xFF
+    total = BUS_HDR + len(body) + len(ext)
+    hdr = (b"RCmb" + struct.pack(">IHHHHQQQ", total, ver, 7000, mtype, count, 7, 3, 1234)
+           + b"a" * 40 + bytes(slots) + b"\0" * 40 + b"10.0.0.1".ljust(46, b"\0")
+           + struct.pack(">H", len(exts)) + b"\0" * 30
+           + struct.pack(">HHHB", 0, 17000, flags, 0) + bytes([mflags, 0, 0]))
+    assert len(hdr) == BUS_HDR
+    return hdr + body + ext
+
+
+def bus_streams(captures, st):
+    """Each direction of every TCP connection in cluster-*.pcap that starts with RCmb."""
+    for path in sorted(glob.glob(os.path.join(captures, "cluster-*.pcap"))):
+        dirs = {}
+        for p in st.read_pcap(path):
+            key = (p.src, p.sport, p.dst, p.dport)
+            d = dirs.get(key)
+            if d is None:
+                d = dirs[key] = st.Direction("%s:%d" % (p.src, p.sport))
+            if p.flags & st.SYN:
+                d.isn = p.seq
+            if p.pl_len:
+                d.segs.append(p)
+        for key in sorted(dirs):
+            d = dirs[key]
+            if not d.segs:
+                continue
+            d.finish()
+            if d.data[:4] == b"RCmb":
+                yield stem(path), d.data
+
+
+def cluster_bus_seeds(captures, st, out):
+    # Synthetic first (they are few and cover what captures may lack), then captured ones.
+    gossip = b"".join(b"%c" % (ord("b") + i) * 40 + struct.pack(">II", 1, 2) + b"127.0.0.1".ljust(46, b"\0")
+                      + struct.pack(">HHHHH", 7001 + i, 17001 + i, 1, 0, 0) for i in range(2))
+    ping = bus_message(0, gossip, count=2, exts=[
+        (0, b"node0.example\0\0\0"), (1, b"human0\0\0"), (2, b"f" * 40 + struct.pack(">Q", 60)),
+        (3, b"d" * 40), (4, b"1" * 40), (4, b"127.0.0.1\0".ljust(16, b"\0")), (5, b"::1\0\0\0\0\0"),
+        (6, struct.pack(">H", 7000).ljust(8, b"\0")), (8, b"zone-a\0\0"), (99, b"12345678")])
+    out.add("synthetic-ping-all-extensions", ping)
+    out.add("synthetic-meet", bus_message(2))
+    out.add("synthetic-fail", bus_message(3, b"c" * 40))
+    out.add("synthetic-publish", bus_message(4, struct.pack(">II", 4, 5) + b"chanhello"))
+    out.add("synthetic-publish-light", bus_message(4, struct.pack(">II", 4, 5) + b"chanhello", light=True))
+    out.add("synthetic-publishshard-light", bus_message(10, struct.pack(">II", 1, 2) + b"abc", light=True))
+    out.add("synthetic-auth-request", bus_message(5, mflags=2, flags=0x12))
+    out.add("synthetic-update", bus_message(7, struct.pack(">Q", 9) + b"e" * 40 + b"\xff" * 2048))
+    out.add("synthetic-mfstart", bus_message(8, flags=0x12))
+    out.add("synthetic-module", bus_message(9, struct.pack(">QIB", 0x1122334455667788, 3, 1) + b"xyz"))
+    out.add("synthetic-module-light", bus_message(9, struct.pack(">QIB", 1, 0, 2), light=True))
+    out.add("synthetic-unknown-type", bus_message(42, b"whatever"))
+    out.add("synthetic-version-2", bus_message(0, ver=2))
+    bad = bytearray(ping)
+    struct.pack_into(">H", bad, 14, 0xFFFF)
+    out.add("synthetic-gossip-count-huge", bad)
+    bad = bytearray(ping)
+    struct.pack_into(">I", bad, BUS_HDR + 2 * 104, 0x7FFFFFF8)
+    out.add("synthetic-extension-too-long", bad)
+    out.add("synthetic-two-messages", bus_message(3, b"c" * 40) + bus_message(8))
+    out.add("synthetic-cut", ping[:2300])
+    for name, data in bus_streams(captures, st):
+        msgs, off, by_type = [], 0, {}
+        while off + 8 <= len(data) and data[off:off + 4] == b"RCmb":
+            n = struct.unpack(">I", data[off + 4:off + 8])[0]
+            if n < 16 or off + n > len(data):
+                break
+            msgs.append(data[off:off + n])
+            off += n
+        for m in msgs:
+            t = struct.unpack(">H", m[12:14])[0]
+            if by_type.get(t, 0) < 2:
+                by_type[t] = by_type.get(t, 0) + 1
+                out.add("%s-type%d" % (name, t), m)
+        out.add("%s-stream" % name, data[:16 * 1024])
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -410,11 +562,15 @@ def main():
     session = Seeds("fuzz_resp_session")
     spiped = Seeds("fuzz_spiped")
     keylog = Seeds("fuzz_spiped_keylog")
+    cluster_bus = Seeds("fuzz_redis_cluster_bus")
+    cluster = Seeds("fuzz_resp_cluster")
     resp_seeds(a.captures, st, parse, commands)
     session_seeds(a.captures, st, session)
     spiped_seeds(a.captures, st, spiped)
     keylog_seeds(a.captures, st, keylog)
-    for s in (parse, commands, session, spiped, keylog):
+    cluster_bus_seeds(a.captures, st, cluster_bus)
+    cluster_seeds(a.captures, st, cluster)
+    for s in (parse, commands, session, spiped, keylog, cluster_bus, cluster):
         n = s.write(a.out)
         if n == 0:
             sys.exit("make-seeds.py: no seeds for %s" % s.name)
