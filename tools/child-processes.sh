@@ -4,10 +4,12 @@
 # The sourcing script provides log() and STOP_TIMEOUT (seconds), and keeps the PIDs of its
 # background processes in the array PIDS. wait_gone leaves a child's exit status in WAIT_RC.
 
-# alive PID: true while PID exists and is not a zombie
+# alive PID: true while PID exists and is not a zombie. Read from /proc, not ps: a bare
+# Debian root has no procps, and a missing ps would make every child look dead.
 alive() {
   local st
-  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st##*) }    # the state follows the command name, which is in parentheses
   [[ $st != Z* ]]
 }
 

@@ -6,6 +6,10 @@ pkgs=(build-essential dpkg-dev cmake pkg-config libglib2.0-dev libgcrypt20-dev
       wireshark-dev libwireshark-dev tshark wireshark-common
       python3-pytest python3-redis redis-server redis-tools spiped tcpdump netcat-openbsd
       util-linux iproute2 time valgrind clang libclang-rt-dev tcl)
+# Valkey, the live tests' second server, is in Debian's main archive from 13 on (12 has it only
+# in bookworm-backports, which a newcomer's machine does not list).
+. /etc/os-release
+[ "${VERSION_CODENAME:-}" = bookworm ] || pkgs+=(valkey-server valkey-tools)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
