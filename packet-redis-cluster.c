@@ -17,6 +17,8 @@
 
 #include <string.h>
 
+#include <gcrypt.h>
+
 #include "core/redis_cluster_bus.h"
 #include "packet-redis-cluster.h"
 
@@ -148,6 +150,19 @@ static expert_field ei_rc_incomplete = EI_INIT;
 static expert_field ei_rc_truncated = EI_INIT;
 static expert_field ei_rc_not_shown = EI_INIT;
 static expert_field ei_rc_ext_without_flag = EI_INIT;
+
+/* Redis 8's internal secret lets its holder run a cluster's internal commands: like key
+ * material it is never shown, only a fingerprint (the first 8 bytes of its SHA-256). */
+static void add_secret_fingerprint(proto_tree *tree, tvbuff_t *tvb, const guint8 *secret, int off)
+{
+    guint8 digest[32];
+    char hex[17];
+    gcry_md_hash_buffer(GCRY_MD_SHA256, digest, secret, RCB_NAMELEN);
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    proto_item *pi = proto_tree_add_string(tree, hf_rc_ext_internal_secret, tvb, off, RCB_NAMELEN, hex);
+    proto_item_append_text(pi, " (SHA-256 prefix; the secret itself is not shown)");
+}
 
 static const value_string rc_type_vals[] = {
     {RCB_TYPE_PING, "PING"},
@@ -352,7 +367,7 @@ static void dissect_extensions(proto_tree *rt, packet_info *pinfo, tvbuff_t *tvb
                     expert_add_info_format(pinfo, ei, &ei_rc_malformed, "Internal-secret extension shorter than 40 bytes");
                     break;
                 }
-                proto_tree_add_item(et, hf_rc_ext_internal_secret, tvb, doff, RCB_NAMELEN, ENC_ASCII);
+                add_secret_fingerprint(et, tvb, p + doff, doff);
             } else {
                 name = "client IPv4 (Valkey)";
                 add_ext_text(et, pinfo, tvb, p, &e, hf_rc_ext_client_ipv4, &value);
@@ -703,8 +718,9 @@ void proto_register_redis_cluster(void)
         {&hf_rc_ext_forgotten_ttl, {"Forget TTL", "redis_cluster.ext.forgotten_ttl", FT_UINT64, BASE_DEC, NULL, 0x0,
                                     "Seconds the node stays out of the cluster", HFILL}},
         {&hf_rc_ext_shard_id, {"Shard id", "redis_cluster.ext.shard_id", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
-        {&hf_rc_ext_internal_secret, {"Internal secret", "redis_cluster.ext.internal_secret", FT_STRING, BASE_NONE, NULL, 0x0,
-                                      "Redis 8: the shard's secret for internal commands", HFILL}},
+        {&hf_rc_ext_internal_secret, {"Internal secret fingerprint", "redis_cluster.ext.internal_secret.fingerprint",
+                                      FT_STRING, BASE_NONE, NULL, 0x0,
+                                      "Redis 8: SHA-256 prefix of the cluster's secret for internal commands (never shown)", HFILL}},
         {&hf_rc_ext_client_ipv4, {"Client IPv4", "redis_cluster.ext.client_ipv4", FT_STRING, BASE_NONE, NULL, 0x0,
                                   "Valkey: address announced to clients", HFILL}},
         {&hf_rc_ext_client_ipv6, {"Client IPv6", "redis_cluster.ext.client_ipv6", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
