@@ -3,7 +3,7 @@
 #
 # usage: fuzz/run-long.sh [SECONDS] [HARNESS...]
 #   SECONDS   per harness (default 600)
-#   HARNESS   resp_parse resp_commands spiped spiped_keylog (default: all four)
+#   HARNESS   resp_parse resp_commands resp_session resp_cluster redis_cluster_bus spiped spiped_keylog (default: all)
 #
 # Environment:
 #   FUZZ_BUILD_DIR  clang build with -DENABLE_FUZZING=ON (default: build-fuzz next to this
@@ -21,7 +21,7 @@ root=$(dirname "$here")
 seconds=${1:-600}
 shift $(( $# > 0 ? 1 : 0 ))
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(resp_parse resp_commands spiped spiped_keylog)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(resp_parse resp_commands resp_session resp_cluster redis_cluster_bus spiped spiped_keylog)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
 work=$build/fuzz-work

@@ -10,7 +10,7 @@ ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure
 # Short libFuzzer runs of the core units (clang, ASan + UBSan; fuzz/README.md)
 fuzz_build=${FUZZ_BUILD_DIR:-build-fuzz}
 CC=clang cmake -S . -B "$fuzz_build" -DENABLE_FUZZING=ON >/dev/null
-cmake --build "$fuzz_build" -j"$(nproc)" --target fuzz_resp_parse fuzz_resp_commands fuzz_resp_session fuzz_spiped fuzz_spiped_keylog
+cmake --build "$fuzz_build" -j"$(nproc)" --target fuzzers
 ctest --test-dir "$fuzz_build" -R '_short$' -j2 --output-on-failure
 # The sanitized plugin (build-asan): the whole-dissector fuzz test runs tshark with it
 BUILD_DIR=build-asan tools/build.sh -DENABLE_SANITIZERS=ON
