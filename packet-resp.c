@@ -1089,6 +1089,8 @@ static void sentinel_items(walk_t *w, proto_tree *rt, const guint8 *ch, size_t c
     packet_info *pinfo = w->pinfo;
     int len = exact ? (int)n : 0;
     sentinel_ctx_t c = {w, NULL, p, off, exact};
+    if (!rt) /* neither a tree nor a filter to fill */
+        return;
     if (chl == strlen(RESP_SENTINEL_HELLO_CHANNEL) && !memcmp(ch, RESP_SENTINEL_HELLO_CHANNEL, chl)) {
         resp_sentinel_hello_t h;
         proto_item *ti = proto_tree_add_item(rt, hf_resp_sentinel_hello, w->tvb, off, len, ENC_NA);
