@@ -483,23 +483,9 @@ def bus_message(mtype, body=b"", count=0, exts=(), flags=0x11, mflags=0, ver=1, 
 def bus_streams(captures, st):
     """Each direction of every TCP connection in cluster-*.pcap that starts with RCmb."""
     for path in sorted(glob.glob(os.path.join(captures, "cluster-*.pcap"))):
-        dirs = {}
-        for p in st.read_pcap(path):
-            key = (p.src, p.sport, p.dst, p.dport)
-            d = dirs.get(key)
-            if d is None:
-                d = dirs[key] = st.Direction("%s:%d" % (p.src, p.sport))
-            if p.flags & st.SYN:
-                d.isn = p.seq
-            if p.pl_len:
-                d.segs.append(p)
-        for key in sorted(dirs):
-            d = dirs[key]
-            if not d.segs:
-                continue
-            d.finish()
-            if d.data[:4] == b"RCmb":
-                yield stem(path), d.data
+        for data in tcp_streams(path, st):
+            if data[:4] == b"RCmb":
+                yield stem(path), data
 
 
 def cluster_bus_seeds(captures, st, out):

@@ -48,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import resp_traffic as rt  # noqa: E402
 import cluster_bus_truth as cbt  # noqa: E402
+import capture_common as cc  # noqa: E402
 
 expect = rt.expect
 HOST = "127.0.0.1"
@@ -70,14 +71,7 @@ def statname(args):
 
 class Control:
     def __init__(self, path):
-        deadline = time.time() + WAIT_TIMEOUT
-        while True:
-            try:
-                self.c = rt.Conn.unix(path)
-                break
-            except OSError:
-                expect(time.time() < deadline, "no server on %s" % path)
-                time.sleep(0.05)
+        self.c = cc.connect_unix(path, WAIT_TIMEOUT)
         self.path = path
         self.sent = collections.Counter()
 
@@ -775,13 +769,7 @@ def cmd_annotate(a):
     by_port = {(c["client_port"], c["server_port"]): c for c in conns}
     streams = {(cp, sp): (c2s, s2c) for (cp, sp), c2s, s2c in client_streams(a.pcap, ports)}
     for r in side["raw_clients"]:
-        key = (r["client_port"], r["server_port"])
-        expect(key in streams, "raw client %s not in the capture" % r["name"])
-        c2s, s2c = streams[key]
-        sent = b"".join(bytes.fromhex(s["sent_hex"]) for s in r["steps"])
-        got = b"".join(bytes.fromhex(h) for s in r["steps"] for h in s["replies_hex"])
-        expect(bytes(c2s.data) == sent, "raw client %s: sent bytes differ from the capture" % r["name"])
-        expect(bytes(s2c.data) == got, "raw client %s: received bytes differ from the capture" % r["name"])
+        key, _, _ = cc.raw_client_flows(streams, r)
         by_port[key]["raw_client"] = r["name"]
     t["raw_clients"] = side["raw_clients"]
     # redis-cli: every redirect it printed is a reply the capture shows

@@ -36,92 +36,22 @@ START_TIMEOUT=10      # s: server / tcpdump start-up
 STOP_TIMEOUT=10       # s: process shutdown
 RUN_TIMEOUT=180       # s: one generator run
 ATTEMPTS=3
+TCPDUMP_BUFFER=32768  # KiB
+TCPDUMP_SETTLE=0.3    # s: before tcpdump is stopped
 
-NS=""
-TMP=""
-PIDS=()
-
-log() { printf '[make-cluster-captures] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# shellcheck source=../tools/child-processes.sh
-source "$HERE/../tools/child-processes.sh"
-
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$pid" TERM; done
-  if [[ -n $NS ]]; then ip netns delete "$NS" 2>/dev/null || log "could not delete netns $NS"; fi
-  if [[ -n ${KEEP_WORK:-} && -n $TMP ]]; then log "kept $TMP"
-  elif [[ -n $TMP && -d $TMP ]]; then rm -rf -- "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-IN=()
-inns() { "${IN[@]}" "$@"; }
-
-bg() {
-  local var=$1
-  shift
-  "${IN[@]}" "$@" &
-  PIDS+=("$!")
-  printf -v "$var" '%s' "$!"
-}
-
-wait_until() {   # wait_until WHAT PID CMD...: bounded poll while PID lives
-  local what=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    alive "$pid" || die "$what: process $pid exited"
-    ((SECONDS < deadline)) || die "timed out waiting for $what"
-    sleep 0.05
-  done
-}
-
-listening() { inns ss -Hltn "sport = :$1" | grep -q .; }
+# shellcheck source=capture-common.sh
+source "$HERE/capture-common.sh"
 
 # start_node VAR PORT NODE_TIMEOUT_MS: a cluster-enabled server, dir $TMP/n<PORT>
 start_node() {
   local var=$1 port=$2 nto=$3 dir=$TMP/n$2 npid
   rm -rf "$dir"
-  mkdir -p "$dir"
-  bg npid "$SERVER" --port "$port" --bind 127.0.0.1 --protected-mode yes \
-    --save '' --appendonly no --daemonize no --dir "$dir" --dbfilename dump.rdb \
-    --unixsocket "$dir/sock" --unixsocketperm 700 \
-    --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
-    --cluster-node-timeout "$nto" --loglevel verbose --logfile "$dir/log"
+  server_bg npid "$dir" "$port" -- --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+    --cluster-node-timeout "$nto"
   printf -v "$var" '%s' "$npid"
   wait_until "node $port socket" "$npid" test -S "$dir/sock"
   wait_until "node $port port" "$npid" listening "$port"
   wait_until "node $port bus port" "$npid" listening $((port + 10000))
-}
-
-stop_node() {   # stop_node PID PORT
-  if alive "$1"; then
-    timeout 5 "$CLI" -s "$TMP/n$2/sock" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-  fi
-  stop_pid "$1" TERM
-}
-
-start_tcpdump() {   # start_tcpdump VAR FILE
-  local var=$1 file=$2 tpid
-  "${IN[@]}" tcpdump -i lo -s 0 -U --immediate-mode -B 32768 -Z root -w "$file" tcp 2>"$file.err" &
-  tpid=$!
-  PIDS+=("$tpid")
-  wait_until "tcpdump for $file" "$tpid" grep -q 'listening on' "$file.err"
-  sleep 0.3
-  printf -v "$var" '%s' "$tpid"
-}
-
-stop_tcpdump() {   # stop_tcpdump PID FILE: returns 1 on kernel drops
-  sleep 0.3
-  stop_pid "$1" INT
-  grep -q '^0 packets dropped by kernel' "$2.err" && return 0
-  log "tcpdump for $2 dropped packets or did not report: $(cat "$2.err")"
-  return 1
 }
 
 # capture SCENARIO NAME: one attempt; returns 1 if the capture must be redone
@@ -134,7 +64,7 @@ capture() {
     ports+=("$p")
     socks+=("$TMP/n$p/sock")
   done
-  start_tcpdump td "$pcap"
+  start_tcpdump td "$pcap" tcp
   for p in "${ports[@]}"; do
     start_node pid "$p" "$nto"
     pids+=("$pid")
@@ -156,61 +86,22 @@ capture() {
   else
     ok=1
   fi
-  for ((p = 0; p < n; p++)); do stop_node "${pids[$p]}" "${ports[$p]}"; done
+  for ((p = 0; p < n; p++)); do stop_server "${pids[$p]}" "$TMP/n${ports[$p]}"; done
   return "$ok"
 }
 
 run_scenario() {
-  local sc=$1 name=cluster-$1$SUFFIX attempt
-  for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
-    log "scenario $sc ($SERVER), attempt $attempt"
-    if capture "$sc" "$name"; then
-      mv -f -- "$TMP/$name.pcap" "$OUT/$name.pcap"
-      mv -f -- "$TMP/$name.truth.json" "$OUT/$name.truth.json"
-      chmod 644 "$OUT/$name.pcap" "$OUT/$name.truth.json"
-      return 0
-    fi
-    log "$name: kernel drops or a TCP retransmission/hole, capturing again"
-  done
-  die "$name: no clean capture in $ATTEMPTS attempts"
+  local sc=$1 name=cluster-$1$SUFFIX
+  retry "scenario $sc ($SERVER)" "$name" capture "$sc" "$name"
+  publish "$name.pcap" "$name.truth.json"
 }
 
 main() {
-  local s scenarios=()
-  while (($#)); do
-    case $1 in
-      --server) SERVER=${2:?--server needs a value}; shift 2 ;;
-      --out) OUT=${2:?--out needs a directory}; shift 2 ;;
-      --suffix) SUFFIX=${2?--suffix needs a value}; shift 2 ;;
-      -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}"; exit 0 ;;
-      -*) die "unknown option $1" ;;
-      *) scenarios+=("$1"); shift ;;
-    esac
-  done
-  ((${#scenarios[@]})) || read -r -a scenarios <<<"$ALL"
-  for s in "${scenarios[@]}"; do
-    [[ " $ALL " == *" $s "* ]] || die "unknown scenario '$s' (known: $ALL)"
-  done
-  case $SERVER in
-    redis-server) CLI=redis-cli ;;
-    valkey-server) CLI=valkey-cli ;;
-    *) die "--server must be redis-server or valkey-server" ;;
-  esac
-  ((EUID == 0)) || die "run as root (network namespace, tcpdump)"
-  for s in "$SERVER" "$CLI" tcpdump ip ss timeout; do
-    command -v "$s" >/dev/null || die "missing tool: $s"
-  done
-  [[ -x $PY ]] || die "missing $PY"
-  mkdir -p "$OUT"
-  OUT=$(cd "$OUT" && pwd)
-  TMP=$(mktemp -d /tmp/cluster-captures.XXXXXX)
-  chmod 755 "$TMP"
-  NS=${NETNS_PREFIX:-rescluster-}$$
-  ip netns add "$NS" || { NS=""; die "ip netns add failed"; }
-  IN=(ip netns exec "$NS")
-  inns ip link set lo up
-  log "network namespace $NS, $("$SERVER" --version | head -1)"
-  for s in "${scenarios[@]}"; do run_scenario "$s"; done
+  local s
+  parse_args 2,11 "$@"
+  check_tools
+  make_workspace cluster-captures rescluster-
+  for s in "${SCENARIOS[@]}"; do run_scenario "$s"; done
   log "done:"
   (cd "$OUT" && ls -l cluster-*"$SUFFIX".pcap cluster-*"$SUFFIX".truth.json >&2)
 }

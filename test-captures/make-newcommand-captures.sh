@@ -34,81 +34,15 @@ STOP_TIMEOUT=10       # s: process shutdown
 RUN_TIMEOUT=120       # s: one generator run
 ATTEMPTS=3
 
-NS=""
-TMP=""
-PIDS=()
-
-log() { printf '[make-newcommand-captures] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# shellcheck source=../tools/child-processes.sh
-source "$HERE/../tools/child-processes.sh"
-
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$pid" TERM; done
-  if [[ -n $NS ]]; then ip netns delete "$NS" 2>/dev/null || log "could not delete netns $NS"; fi
-  if [[ -n ${KEEP_WORK:-} && -n $TMP ]]; then log "kept $TMP"
-  elif [[ -n $TMP && -d $TMP ]]; then rm -rf -- "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-IN=()   # "${IN[@]}" CMD: run CMD in the namespace (ip execs it: same PID)
-inns() { "${IN[@]}" "$@"; }
-
-wait_until() {   # wait_until WHAT PID CMD...: bounded poll while PID lives
-  local what=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    alive "$pid" || die "$what: process $pid exited"
-    ((SECONDS < deadline)) || die "timed out waiting for $what"
-    sleep 0.05
-  done
-}
-
-listening() { inns ss -Hltn "sport = :$1" | grep -q .; }
+# shellcheck source=capture-common.sh
+source "$HERE/capture-common.sh"
 
 start_server() {   # start_server VAR: a fresh server in $TMP/server
-  local var=$1 dir=$TMP/server pid
+  local var=$1 dir=$TMP/server
   rm -rf "$dir"
-  mkdir -p "$dir"
   # appendonly yes: WAITAOF needs it
-  "${IN[@]}" "$SERVER" --port "$PORT" --bind 127.0.0.1 --protected-mode yes \
-    --save '' --appendonly yes --appendfsync everysec --daemonize no --dir "$dir" \
-    --dbfilename dump.rdb --unixsocket "$dir/sock" --unixsocketperm 700 \
-    --loglevel verbose --logfile "$dir/log" &
-  pid=$!
-  PIDS+=("$pid")
-  printf -v "$var" '%s' "$pid"
-  wait_until "server socket" "$pid" test -S "$dir/sock"
-  wait_until "server port $PORT" "$pid" listening "$PORT"
-}
-
-stop_server() {   # stop_server PID
-  timeout 5 "$CLI" -s "$TMP/server/sock" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-  stop_pid "$1" TERM
-}
-
-start_tcpdump() {   # start_tcpdump VAR FILE FILTER
-  local var=$1 file=$2 filter=$3 pid
-  "${IN[@]}" tcpdump -i lo -U --immediate-mode -B 16384 -Z root -w "$file" "$filter" 2>"$file.err" &
-  pid=$!
-  PIDS+=("$pid")
-  wait_until "tcpdump for $file" "$pid" grep -q 'listening on' "$file.err"
-  sleep 0.3
-  printf -v "$var" '%s' "$pid"
-}
-
-stop_tcpdump() {   # stop_tcpdump PID FILE: returns 1 on kernel drops
-  sleep 0.5
-  stop_pid "$1" INT
-  grep -q '^0 packets dropped by kernel' "$2.err" && return 0
-  log "tcpdump for $2 dropped packets or did not report: $(cat "$2.err")"
-  return 1
+  server_bg "$var" "$dir" "$PORT" -- --appendonly yes --appendfsync everysec
+  server_up server "${!var}" "$dir" "$PORT"
 }
 
 capture() {   # capture NAME: one attempt; returns 1 if the capture must be redone
@@ -120,7 +54,7 @@ capture() {   # capture NAME: one attempt; returns 1 if the capture must be redo
     --sock "$TMP/server/sock" --server "$SERVER" --sidecar "$TMP/$name.sidecar.json" ||
     die "newcommand_traffic.py run failed (server log: $TMP/server/log; KEEP_WORK=1 keeps it)"
   stop_tcpdump "$td" "$pcap" || ok=1
-  stop_server "$s"
+  stop_server "$s" "$TMP/server"
   ((ok == 0)) || return 1
   "$PY" "$GEN" check-pcap "$pcap" --port "$PORT" || return 1
   "$PY" "$GEN" annotate --sidecar "$TMP/$name.sidecar.json" --pcap "$pcap" \
@@ -129,52 +63,17 @@ capture() {   # capture NAME: one attempt; returns 1 if the capture must be redo
 }
 
 main() {
-  local s name attempt
-  while (($#)); do
-    case $1 in
-      --server) SERVER=${2:?--server needs a value}; shift 2 ;;
-      --out) OUT=${2:?--out needs a directory}; shift 2 ;;
-      -h|--help) sed -n '2,8p' "${BASH_SOURCE[0]}"; exit 0 ;;
-      *) die "unknown argument $1" ;;
-    esac
-  done
-  case $SERVER in
-    redis-server) CLI=redis-cli ;;
-    valkey-server) CLI=valkey-cli ;;
-    *) die "--server must be redis-server or valkey-server" ;;
-  esac
-  ((EUID == 0)) || die "run as root (network namespace, tcpdump)"
-  for s in "$SERVER" "$CLI" tcpdump ip ss timeout; do
-    command -v "$s" >/dev/null || die "missing tool: $s"
-  done
-  [[ -x $PY ]] || die "missing $PY"
-  local ver
+  local name ver
+  parse_args 2,8 "$@"
+  check_tools
   ver=$("$SERVER" --version | sed -n 's/.* v=\([0-9][0-9.]*\) .*/\1/p')
   [[ -n $ver ]] || die "cannot read the version of $SERVER"
   name=newcmd-${SERVER%-server}-$ver
-  mkdir -p "$OUT"
-  OUT=$(cd "$OUT" && pwd)
-  TMP=$(mktemp -d /tmp/newcmd-captures.XXXXXX)
-  chmod 755 "$TMP"
-  NS=${NETNS_PREFIX:-respnewcmd-}$$
-  ip netns add "$NS" || { NS=""; die "ip netns add failed"; }
-  IN=(ip netns exec "$NS")
-  inns ip link set lo up
-  log "network namespace $NS, $("$SERVER" --version | head -1)"
-  for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
-    log "$name, attempt $attempt"
-    if capture "$name"; then
-      for s in "$name.pcap" "$name.truth.json"; do
-        mv -f -- "$TMP/$s" "$OUT/$s"
-        chmod 644 "$OUT/$s"
-      done
-      log "done:"
-      (cd "$OUT" && ls -l "$name.pcap" "$name.truth.json" >&2)
-      return 0
-    fi
-    log "$name: kernel drops or a TCP retransmission/hole, capturing again"
-  done
-  die "$name: no clean capture in $ATTEMPTS attempts"
+  make_workspace newcmd-captures respnewcmd-
+  retry "$name" "$name" capture "$name"
+  publish "$name.pcap" "$name.truth.json"
+  log "done:"
+  (cd "$OUT" && ls -l "$name.pcap" "$name.truth.json" >&2)
 }
 
 main "$@"

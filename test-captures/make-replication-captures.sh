@@ -17,7 +17,7 @@
 # timeout, /usr/bin/python3.
 #
 # Everything runs inside a private network namespace made for this run
-# (resprepl-<pid>, deleted on exit), so the fixed ports 6379/6380/6479/6579
+# (resprepl-<pid>, or $NETNS_PREFIX<pid>; deleted on exit), so the fixed ports 6379/6380/6479/6579
 # never clash with anything on the host.  The script starts its own servers,
 # spiped pair and tcpdump (on the namespace's lo) per capture, runs
 # replication_traffic.py (traffic + server record), stops exactly the
@@ -47,104 +47,19 @@ STOP_TIMEOUT=10       # s: process shutdown
 RUN_TIMEOUT=120       # s: one generator run
 ATTEMPTS=3
 
-NS=""
-TMP=""
-PIDS=()
-
-log() { printf '[make-replication-captures] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# shellcheck source=../tools/child-processes.sh
-source "$HERE/../tools/child-processes.sh"
-
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$pid" TERM; done
-  if [[ -n $NS ]]; then ip netns delete "$NS" 2>/dev/null || log "could not delete netns $NS"; fi
-  if [[ -n ${KEEP_WORK:-} && -n $TMP ]]; then log "kept $TMP"
-  elif [[ -n $TMP && -d $TMP ]]; then rm -rf -- "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-IN=()   # "${IN[@]}" CMD: run CMD in the namespace (ip execs it: same PID)
-inns() { "${IN[@]}" "$@"; }
-
-# bg VAR CMD...: start CMD in the namespace in the background, record its PID
-# (a simple command, not a function, so that $! is the program itself)
-bg() {
-  local var=$1
-  shift
-  "${IN[@]}" "$@" &
-  PIDS+=("$!")
-  printf -v "$var" '%s' "$!"
-}
-
-wait_until() {   # wait_until WHAT PID CMD...: bounded poll while PID lives
-  local what=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    alive "$pid" || die "$what: process $pid exited"
-    ((SECONDS < deadline)) || die "timed out waiting for $what"
-    sleep 0.05
-  done
-}
-
-listening() { inns ss -Hltn "sport = :$1" | grep -q .; }
+# shellcheck source=capture-common.sh
+source "$HERE/capture-common.sh"
 
 # start_server VAR NAME PORT [options...]: sets VAR (PID); dir $TMP/NAME
 start_server() {
-  local var=$1 name=$2 port=$3 dir pid
+  local var=$1 name=$2 port=$3 pid
   shift 3
-  dir=$TMP/$name
-  mkdir -p "$dir"
-  bg pid "$SERVER" --port "$port" --bind 127.0.0.1 --protected-mode yes \
-    --save '' --appendonly no --daemonize no --dir "$dir" --dbfilename dump.rdb \
-    --unixsocket "$dir/sock" --unixsocketperm 700 \
-    --loglevel verbose --logfile "$dir/log" "$@"
+  server_bg pid "$TMP/$name" "$port" -- "$@"
   printf -v "$var" '%s' "$pid"
-  wait_until "$name socket" "$pid" test -S "$dir/sock"
-  wait_until "$name port $port" "$pid" listening "$port"
-}
-
-stop_server() {   # stop_server PID NAME [password]
-  local pid=$1 name=$2 pw=${3:-} auth=()
-  [[ -n $pw ]] && auth=(-a "$pw" --no-auth-warning)
-  timeout 5 "$CLI" -s "$TMP/$name/sock" "${auth[@]+"${auth[@]}"}" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-  stop_pid "$pid" TERM
-}
-
-# start_tcpdump VAR FILE FILTER
-start_tcpdump() {
-  local var=$1 file=$2 filter=$3 pid
-  "${IN[@]}" tcpdump -i lo -U --immediate-mode -B 16384 -Z root -w "$file" "$filter" 2>"$file.err" &
-  pid=$!
-  PIDS+=("$pid")
-  wait_until "tcpdump for $file" "$pid" grep -q 'listening on' "$file.err"
-  sleep 0.3
-  printf -v "$var" '%s' "$pid"
-}
-
-stop_tcpdump() {   # stop_tcpdump PID FILE: returns 1 on kernel drops
-  sleep 0.5
-  stop_pid "$1" INT
-  grep -q '^0 packets dropped by kernel' "$2.err" && return 0
-  log "tcpdump for $2 dropped packets or did not report: $(cat "$2.err")"
-  return 1
+  server_up "$name" "$pid" "$TMP/$name" "$port"
 }
 
 gen() { timeout -k 5 "$RUN_TIMEOUT" "${IN[@]}" "$PY" "$GEN" "$@" || die "replication_traffic.py $1 failed"; }
-
-publish() {   # publish FILE...: into OUT
-  local f
-  for f in "$@"; do
-    mv -f -- "$TMP/$f" "$OUT/$f"
-    chmod 644 "$OUT/$f"
-  done
-}
 
 # capture_repl SCENARIO: one attempt; returns 1 if the capture must be redone
 capture_repl() {
@@ -192,10 +107,10 @@ capture_repl() {
     --master-baseline "$TMP/$sc.baseline.json"
   stop_tcpdump "$td" "$pcap" || ok=1
   [[ -n $td2 ]] && { stop_tcpdump "$td2" "$clear" || ok=1; }
-  stop_server "$r" replica
+  stop_server "$r" "$TMP/replica"
   [[ -n $se ]] && stop_pid "$se" TERM
   [[ -n $sd ]] && stop_pid "$sd" TERM
-  stop_server "$m" master "$PASSWORD"
+  stop_server "$m" "$TMP/master" "$PASSWORD"
   ((ok == 0)) || return 1
   if [[ $sc == tunnel ]]; then
     "$PY" "$GEN" check-pcap "$pcap" --port "$TUNNEL_PORT" || return 1
@@ -220,7 +135,7 @@ capture_clientreply() {
   gen run clientreply --sidecar "$TMP/clientreply.sidecar.json" --server "$SERVER" \
     --master-port "$MASTER_PORT" --master-sock "$TMP/master/sock"
   stop_tcpdump "$td" "$pcap" || ok=1
-  stop_server "$m" master
+  stop_server "$m" "$TMP/master"
   ((ok == 0)) || return 1
   "$PY" "$GEN" check-pcap "$pcap" --port "$MASTER_PORT" || return 1
   "$PY" "$GEN" annotate --sidecar "$TMP/clientreply.sidecar.json" --pcap "$pcap" \
@@ -228,62 +143,29 @@ capture_clientreply() {
     die "capture and server record disagree (annotate)"
 }
 
+# capture SCENARIO: one attempt of either kind
+capture() {
+  if [[ $1 == clientreply ]]; then capture_clientreply; else capture_repl "$1"; fi
+}
+
 run_scenario() {
-  local sc=$1 attempt
-  for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
-    log "scenario $sc ($SERVER), attempt $attempt"
-    if [[ $sc == clientreply ]]; then
-      if capture_clientreply; then publish repl-clientreply.pcap repl-clientreply.truth.json; return 0; fi
-    elif capture_repl "$sc"; then
-      if [[ $sc == tunnel ]]; then
-        publish repl-tunnel.pcap repl-tunnel-clear.pcap repl-tunnel.truth.json
-      else
-        publish "repl-$sc.pcap" "repl-$sc.truth.json"
-      fi
-      return 0
-    fi
-    log "repl-$sc: kernel drops or a TCP retransmission/hole, capturing again"
-  done
-  die "repl-$sc: no clean capture in $ATTEMPTS attempts"
+  local sc=$1
+  retry "scenario $sc ($SERVER)" "repl-$sc" capture "$sc"
+  if [[ $sc == tunnel ]]; then
+    publish repl-tunnel.pcap repl-tunnel-clear.pcap repl-tunnel.truth.json
+  else
+    publish "repl-$sc.pcap" "repl-$sc.truth.json"
+  fi
 }
 
 main() {
-  local s scenarios=()
-  while (($#)); do
-    case $1 in
-      --server) SERVER=${2:?--server needs a value}; shift 2 ;;
-      --out) OUT=${2:?--out needs a directory}; shift 2 ;;
-      -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}"; exit 0 ;;
-      -*) die "unknown option $1" ;;
-      *) scenarios+=("$1"); shift ;;
-    esac
-  done
-  ((${#scenarios[@]})) || read -r -a scenarios <<<"$ALL"
-  for s in "${scenarios[@]}"; do
-    [[ " $KNOWN " == *" $s "* ]] || die "unknown scenario '$s' (known: $KNOWN)"
-  done
-  case $SERVER in
-    redis-server) CLI=redis-cli ;;
-    valkey-server) CLI=valkey-cli ;;
-    *) die "--server must be redis-server or valkey-server" ;;
-  esac
-  ((EUID == 0)) || die "run as root (network namespace, tcpdump)"
-  for s in "$SERVER" "$CLI" tcpdump ip ss timeout; do
-    command -v "$s" >/dev/null || die "missing tool: $s"
-  done
-  [[ " ${scenarios[*]} " == *" tunnel "* ]] && { command -v spiped >/dev/null || die "missing tool: spiped"; }
-  [[ -x $PY ]] || die "missing $PY"
+  local s
+  parse_args 2,9 "$@"
+  check_tools
+  [[ " ${SCENARIOS[*]} " == *" tunnel "* ]] && { command -v spiped >/dev/null || die "missing tool: spiped"; }
   [[ -s $KEY ]] || die "missing $KEY"
-  mkdir -p "$OUT"
-  OUT=$(cd "$OUT" && pwd)
-  TMP=$(mktemp -d /tmp/repl-captures.XXXXXX)
-  chmod 755 "$TMP"
-  NS=resprepl-$$
-  ip netns add "$NS" || { NS=""; die "ip netns add failed"; }
-  IN=(ip netns exec "$NS")
-  inns ip link set lo up
-  log "network namespace $NS, $("$SERVER" --version | head -1)"
-  for s in "${scenarios[@]}"; do run_scenario "$s"; done
+  make_workspace repl-captures resprepl-
+  for s in "${SCENARIOS[@]}"; do run_scenario "$s"; done
   log "done:"
   (cd "$OUT" && ls -l repl-*.pcap repl-*.truth.json >&2)
 }

@@ -37,52 +37,11 @@ START_TIMEOUT=10      # s: server / tcpdump start-up
 STOP_TIMEOUT=10       # s: process shutdown
 RUN_TIMEOUT=150       # s: one generator run
 ATTEMPTS=3
+TCPDUMP_BUFFER=32768  # KiB
+TCPDUMP_SETTLE=0.3    # s: before tcpdump is stopped
 
-NS=""
-TMP=""
-PIDS=()
-
-log() { printf '[make-sentinel-captures] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# shellcheck source=../tools/child-processes.sh
-source "$HERE/../tools/child-processes.sh"
-
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$pid" TERM; done
-  if [[ -n $NS ]]; then ip netns delete "$NS" 2>/dev/null || log "could not delete netns $NS"; fi
-  if [[ -n ${KEEP_WORK:-} && -n $TMP ]]; then log "kept $TMP"
-  elif [[ -n $TMP && -d $TMP ]]; then rm -rf -- "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-IN=()
-inns() { "${IN[@]}" "$@"; }
-
-bg() {
-  local var=$1
-  shift
-  "${IN[@]}" "$@" &
-  PIDS+=("$!")
-  printf -v "$var" '%s' "$!"
-}
-
-wait_until() {   # wait_until WHAT PID CMD...: bounded poll while PID lives
-  local what=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    alive "$pid" || die "$what: process $pid exited"
-    ((SECONDS < deadline)) || die "timed out waiting for $what"
-    sleep 0.05
-  done
-}
-
-listening() { inns ss -Hltn "sport = :$1" | grep -q .; }
+# shellcheck source=capture-common.sh
+source "$HERE/capture-common.sh"
 
 # start_server VAR NAME PORT [options...]: sets VAR (PID); dir $TMP/NAME, config
 # file $TMP/NAME/conf (written here: the options that differ go on the command line)
@@ -92,13 +51,9 @@ start_server() {
   dir=$TMP/$name
   mkdir -p "$dir"
   printf '# %s\n' "$name" >"$dir/conf"
-  bg npid "$SERVER" "$dir/conf" --port "$port" --bind 127.0.0.1 --protected-mode yes \
-    --save '' --appendonly no --daemonize no --dir "$dir" --dbfilename dump.rdb \
-    --unixsocket "$dir/sock" --unixsocketperm 700 \
-    --loglevel verbose --logfile "$dir/log" "$@"
+  server_bg npid "$dir" "$port" "$dir/conf" -- "$@"
   printf -v "$var" '%s' "$npid"
-  wait_until "$name socket" "$npid" test -S "$dir/sock"
-  wait_until "$name port $port" "$npid" listening "$port"
+  server_up "$name" "$npid" "$dir" "$port"
 }
 
 # start_sentinel VAR PORT: config $TMP/n<PORT>/conf (Sentinels rewrite it)
@@ -125,30 +80,6 @@ EOF
   wait_until "sentinel $port port" "$npid" listening "$port"
 }
 
-stop_server() {   # stop_server PID DIRNAME
-  if alive "$1"; then
-    timeout 5 "$CLI" -s "$TMP/$2/sock" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-  fi
-  stop_pid "$1" TERM
-}
-
-start_tcpdump() {   # start_tcpdump VAR FILE
-  local var=$1 file=$2 tpid
-  "${IN[@]}" tcpdump -i lo -s 0 -U --immediate-mode -B 32768 -Z root -w "$file" tcp 2>"$file.err" &
-  tpid=$!
-  PIDS+=("$tpid")
-  wait_until "tcpdump for $file" "$tpid" grep -q 'listening on' "$file.err"
-  sleep 0.3
-  printf -v "$var" '%s' "$tpid"
-}
-stop_tcpdump() {   # stop_tcpdump PID FILE: returns 1 on kernel drops
-  sleep 0.3
-  stop_pid "$1" INT
-  grep -q '^0 packets dropped by kernel' "$2.err" && return 0
-  log "tcpdump for $2 dropped packets or did not report: $(cat "$2.err")"
-  return 1
-}
-
 MASTER_PORT=6379
 REPLICA_PORT=6380
 SENTINEL_PORTS=(26379 26380 26381)
@@ -170,7 +101,7 @@ capture() {
   local pcap=$TMP/$name.pcap
   rm -rf "$pcap"* "$sync" "${TMP:?}"/n*
   mkdir -p "$sync"
-  start_tcpdump td "$pcap"
+  start_tcpdump td "$pcap" tcp
   start_server m "n$MASTER_PORT" "$MASTER_PORT"
   start_server r "n$REPLICA_PORT" "$REPLICA_PORT" --replicaof 127.0.0.1 "$MASTER_PORT"
   wait_until "replica link up" "$r" replica_up
@@ -188,11 +119,11 @@ capture() {
   forget_pid "$gen"
   ((WAIT_RC == 0)) || die "sentinel_traffic.py run failed ($WAIT_RC)"
   stop_tcpdump "$td" "$pcap" || ok=1
-  stop_server "$s1" "n${SENTINEL_PORTS[0]}"
-  stop_server "$s2" "n${SENTINEL_PORTS[1]}"
-  stop_server "$s3" "n${SENTINEL_PORTS[2]}"
-  stop_server "$r" "n$REPLICA_PORT"
-  stop_server "$m" "n$MASTER_PORT"
+  stop_server "$s1" "$TMP/n${SENTINEL_PORTS[0]}"
+  stop_server "$s2" "$TMP/n${SENTINEL_PORTS[1]}"
+  stop_server "$s3" "$TMP/n${SENTINEL_PORTS[2]}"
+  stop_server "$r" "$TMP/n$REPLICA_PORT"
+  stop_server "$m" "$TMP/n$MASTER_PORT"
   ((ok == 0)) || return 1
   "$PY" "$CT" check-pcap "$pcap" || return 1
   timeout -k 5 120 "$PY" "$GEN" annotate --sidecar "$TMP/$name.sidecar.json" --pcap "$pcap" \
@@ -201,49 +132,15 @@ capture() {
 }
 
 main() {
-  local s attempt name
-  while (($#)); do
-    case $1 in
-      --server) SERVER=${2:?--server needs a value}; shift 2 ;;
-      --out) OUT=${2:?--out needs a directory}; shift 2 ;;
-      --suffix) SUFFIX=${2?--suffix needs a value}; shift 2 ;;
-      -h|--help) sed -n '2,8p' "${BASH_SOURCE[0]}"; exit 0 ;;
-      *) die "unknown argument $1" ;;
-    esac
-  done
-  case $SERVER in
-    redis-server) CLI=redis-cli ;;
-    valkey-server) CLI=valkey-cli ;;
-    *) die "--server must be redis-server or valkey-server" ;;
-  esac
-  ((EUID == 0)) || die "run as root (network namespace, tcpdump)"
-  for s in "$SERVER" "$CLI" tcpdump ip ss timeout; do
-    command -v "$s" >/dev/null || die "missing tool: $s"
-  done
-  [[ -x $PY ]] || die "missing $PY"
-  mkdir -p "$OUT"
-  OUT=$(cd "$OUT" && pwd)
-  TMP=$(mktemp -d /tmp/sentinel-captures.XXXXXX)
-  chmod 755 "$TMP"
-  NS=${NETNS_PREFIX:-ressentinel-}$$
-  ip netns add "$NS" || { NS=""; die "ip netns add failed"; }
-  IN=(ip netns exec "$NS")
-  inns ip link set lo up
-  log "network namespace $NS, $("$SERVER" --version | head -1)"
+  local name
+  parse_args 2,8 "$@"
   name=sentinel$SUFFIX
-  for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
-    log "sentinel ($SERVER), attempt $attempt"
-    if capture "$name"; then
-      mv -f -- "$TMP/$name.pcap" "$OUT/$name.pcap"
-      mv -f -- "$TMP/$name.truth.json" "$OUT/$name.truth.json"
-      chmod 644 "$OUT/$name.pcap" "$OUT/$name.truth.json"
-      log "done:"
-      (cd "$OUT" && ls -l "$name.pcap" "$name.truth.json" >&2)
-      return 0
-    fi
-    log "$name: kernel drops or a TCP retransmission/hole, capturing again"
-  done
-  die "$name: no clean capture in $ATTEMPTS attempts"
+  check_tools
+  make_workspace sentinel-captures ressentinel-
+  retry "sentinel ($SERVER)" "$name" capture "$name"
+  publish "$name.pcap" "$name.truth.json"
+  log "done:"
+  (cd "$OUT" && ls -l "$name.pcap" "$name.truth.json" >&2)
 }
 
 main "$@"

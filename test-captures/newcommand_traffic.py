@@ -49,6 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import resp_traffic as rt          # noqa: E402  (Conn, read_pcap, tcp_fields, cmd_check, parse_info)
 import replication_traffic as rp   # noqa: E402  (tcp_streams)
+import capture_common as cc        # noqa: E402  (connect_unix)
 
 expect = rt.expect
 IO_TIMEOUT = 30.0
@@ -460,14 +461,7 @@ class Control:
     """Unix-socket connection (never captured) that counts its own commands."""
 
     def __init__(self, path):
-        deadline = time.time() + IO_TIMEOUT
-        while True:
-            try:
-                self.c = rt.Conn.unix(path)
-                break
-            except OSError:
-                expect(time.time() < deadline, "no server on %s" % path)
-                time.sleep(0.05)
+        self.c = cc.connect_unix(path, IO_TIMEOUT)
         self.sent = collections.Counter()
 
     def call(self, *args):

@@ -35,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import resp_traffic as rt  # noqa: E402  (Conn, read_pcap, tcp_fields, cmd_check, ...)
+import capture_common as cc  # noqa: E402
 
 expect = rt.expect
 WAIT_TIMEOUT = 30.0
@@ -50,14 +51,7 @@ class Control:
     can be subtracted from the server's commandstats."""
 
     def __init__(self, path, password=None, counter=None):
-        deadline = time.time() + WAIT_TIMEOUT
-        while True:
-            try:
-                self.c = rt.Conn.unix(path)
-                break
-            except OSError:
-                expect(time.time() < deadline, "no server on %s" % path)
-                time.sleep(0.05)
+        self.c = cc.connect_unix(path, WAIT_TIMEOUT)
         self.sent = counter if counter is not None else collections.Counter()
         if password:
             self.call("AUTH", password)

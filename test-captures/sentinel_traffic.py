@@ -41,6 +41,7 @@ sys.path.insert(0, HERE)
 import resp_traffic as rt  # noqa: E402
 import cluster_traffic as ct  # noqa: E402
 import cluster_bus_truth as cbt  # noqa: E402
+import capture_common as cc  # noqa: E402
 
 expect = rt.expect
 HOST = "127.0.0.1"
@@ -368,13 +369,7 @@ def cmd_annotate(a):
     by_key = {(cp, sp): (c2s, s2c) for (cp, sp), c2s, s2c in streams}
     hellos, events = [], []
     for r in side["raw_clients"]:
-        key = (r["client_port"], r["server_port"])
-        expect(key in by_key, "raw client %s not in the capture" % r["name"])
-        c2s, s2c = by_key[key]
-        sent = b"".join(bytes.fromhex(s["sent_hex"]) for s in r["steps"])
-        got = b"".join(bytes.fromhex(h) for s in r["steps"] for h in s["replies_hex"])
-        expect(bytes(c2s.data) == sent, "raw client %s: sent bytes differ from the capture" % r["name"])
-        expect(bytes(s2c.data) == got, "raw client %s: received bytes differ from the capture" % r["name"])
+        key, c2s, s2c = cc.raw_client_flows(by_key, r)
         off = 0
         for s in r["steps"]:
             for h in s["replies_hex"]:

@@ -1,4 +1,5 @@
 """Shared helpers: run tshark with the freshly built plugin and read fields back."""
+import collections
 import json
 import os
 import pathlib
@@ -103,3 +104,82 @@ def shared_tmp():
     os.chmod(d, 0o755)
     yield pathlib.Path(d)
     shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- truth-file captures
+# Shared by the test files whose checks take a folder and a capture name (the committed
+# captures, or fresh ones the live test makes), so that both run the very same checks.
+
+def load(d, name):
+    with open(pathlib.Path(d) / f"{name}.truth.json") as f:
+        return json.load(f)
+
+
+def pcap(d, name):
+    return str(pathlib.Path(d) / f"{name}.pcap")
+
+
+def ints(xs):
+    return [int(x) for x in xs]
+
+
+def rows_by_frame(d, name, fields, flt, extra=("-2",)):
+    """{frame number: row} of frames() on a capture (two-pass by default)."""
+    return {int(r["frame.number"][0]): r for r in frames(pcap(d, name), ["frame.number", *fields], flt,
+                                                          list(extra))}
+
+
+def ports_filter(ports):
+    return "(%s)" % " || ".join(f"tcp.port == {p}" for p in ports)
+
+
+def check_reply_pairing(conns, rows):
+    """resp.response_in / resp.response_to of every request and reply of the client connections
+    in conns = the pairs the truth records; returns how many requests were checked."""
+    n = 0
+    for c in conns:
+        if c["kind"] != "client":
+            continue
+        want_in, want_to = collections.defaultdict(list), collections.defaultdict(list)
+        for q in c["requests"]:
+            want_in[q["frame"]]
+            if q.get("reply_frame"):
+                want_in[q["frame"]].append(q["reply_frame"])
+                want_to[q["reply_frame"]].append(q["frame"])
+        for f, w in want_in.items():
+            assert ints(rows[f]["resp.response_in"]) == w, (c["client_port"], c["server_port"], f)
+            n += 1
+        for f, w in want_to.items():
+            assert ints(rows[f]["resp.response_to"]) == w, (c["client_port"], c["server_port"], f)
+    return n
+
+
+def live_capture(script, server, out, args=(), timeout=400, why="live captures need root"):
+    """Run a make-*-captures.sh with the local server into out (skips where it cannot run:
+    not root, a tool missing, no usable network namespace), then make its files readable."""
+    if os.geteuid() != 0:
+        pytest.skip(f"{why} (network namespace, tcpdump)")
+    for tool in ("ip", "ss", "ps", "tcpdump", server, server.replace("-server", "-cli")):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed")
+    problem = netns_problem()
+    if problem:
+        pytest.skip(problem)
+    p = subprocess.run([str(script), "--server", server, "--out", str(out), *args], capture_output=True,
+                       text=True, timeout=timeout)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for f in pathlib.Path(out).iterdir():
+        f.chmod(0o644)
+
+
+def run_checks(d, names, checks):
+    """Every check on every capture, all failures reported together."""
+    failures = []
+    for name in names:
+        for check in checks:
+            try:
+                check(d, name)
+            except AssertionError as e:
+                label = f"{check.__name__}({name})" if len(names) > 1 else check.__name__
+                failures.append(f"{label}: {str(e)[:600]}")
+    assert not failures, "\n".join(failures)

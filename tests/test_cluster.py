@@ -10,33 +10,17 @@ Frame numbers in the truths are 1-based packet numbers of the segment holding a 
 last byte (where a reassembled message is shown).
 """
 import collections
-import json
 import os
-import pathlib
-import shutil
-import subprocess
 
 import pytest
 
-from conftest import CAPTURES, ROOT, frames, netns_problem
+from conftest import (CAPTURES, ROOT, check_reply_pairing, frames, ints, live_capture, load, pcap,
+                      ports_filter, rows_by_frame, run_checks)
 
 SCRIPT = ROOT / "test-captures" / "make-cluster-captures.sh"
 REDIRECT = ["cluster-redirect", "cluster-redirect-redis8", "cluster-redirect-valkey9"]
 ALL = REDIRECT + ["cluster-failover"]
 LIGHT = 0x8000
-
-
-def load(d, name):
-    with open(pathlib.Path(d) / f"{name}.truth.json") as f:
-        return json.load(f)
-
-
-def pcap(d, name):
-    return str(pathlib.Path(d) / f"{name}.pcap")
-
-
-def ints(xs):
-    return [int(x) for x in xs]
 
 
 def crc16(data):
@@ -71,11 +55,6 @@ def conn_filter(c, c2s=True):
             else f"tcp.srcport == {sp} && tcp.dstport == {cp}")
 
 
-def rows_by_frame(d, name, fields, flt, extra=("-2",)):
-    return {int(r["frame.number"][0]): r for r in frames(pcap(d, name), ["frame.number", *fields], flt,
-                                                          list(extra))}
-
-
 def requests_by_frame(t):
     """{frame: [request, ...]} over every non-replication client connection."""
     out = collections.defaultdict(list)
@@ -83,10 +62,6 @@ def requests_by_frame(t):
         for q in c["requests"]:
             out[q["frame"]].append(q)
     return out
-
-
-def ports_filter(ports):
-    return "(%s)" % " || ".join(f"tcp.port == {p}" for p in ports)
 
 
 def client_ports_filter(t):
@@ -158,21 +133,7 @@ def check_commands(d, name):
 def check_pairing(d, name):
     t = load(d, name)
     rows = rows_by_frame(d, name, ["resp.response_in", "resp.response_to"], f"{client_ports_filter(t)} && resp")
-    n = 0
-    for c in client_conns(t):
-        if c["kind"] != "client":
-            continue
-        want_in, want_to = collections.defaultdict(list), collections.defaultdict(list)
-        for q in c["requests"]:
-            want_in[q["frame"]]
-            if q.get("reply_frame"):
-                want_in[q["frame"]].append(q["reply_frame"])
-                want_to[q["reply_frame"]].append(q["frame"])
-        for f, w in want_in.items():
-            assert ints(rows[f]["resp.response_in"]) == w, (c["client_port"], c["server_port"], f)
-            n += 1
-        for f, w in want_to.items():
-            assert ints(rows[f]["resp.response_to"]) == w, (c["client_port"], c["server_port"], f)
+    n = check_reply_pairing(client_conns(t), rows)
     assert n > 10, n
 
 
@@ -347,32 +308,10 @@ CHECKS = (check_truth, check_commands, check_pairing, check_keys, check_slots, c
           check_redirects, check_bus, check_bus_not_resp, check_clean)
 
 
-def _live_skip(server):
-    if os.geteuid() != 0:
-        pytest.skip("live cluster captures need root (network namespace, tcpdump)")
-    for tool in ("ip", "ss", "ps", "tcpdump", server, server.replace("-server", "-cli")):
-        if not shutil.which(tool):
-            pytest.skip(f"{tool} is not installed")
-    problem = netns_problem()
-    if problem:
-        pytest.skip(problem)
-
-
 @pytest.mark.parametrize("server", ["redis-server", "valkey-server"])
 def test_live_cluster_captures(server, shared_tmp):
     """Make fresh captures with the local server (the release roots: Redis 8, Valkey) and run the
     same checks on them."""
-    _live_skip(server)
-    p = subprocess.run([str(SCRIPT), "--server", server, "--out", str(shared_tmp), "redirect", "failover"],
-                       capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    for f in shared_tmp.iterdir():
-        f.chmod(0o644)
-    failures = []
-    for name in ("cluster-redirect", "cluster-failover"):
-        for check in CHECKS:
-            try:
-                check(shared_tmp, name)
-            except AssertionError as e:
-                failures.append(f"{check.__name__}({name}): {str(e)[:600]}")
-    assert not failures, "\n".join(failures)
+    live_capture(SCRIPT, server, shared_tmp, ["redirect", "failover"], timeout=600,
+                 why="live cluster captures need root")
+    run_checks(shared_tmp, ("cluster-redirect", "cluster-failover"), CHECKS)

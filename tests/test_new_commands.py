@@ -8,15 +8,13 @@ server refuses the line), and the frames of the request and of its reply. The pl
 exactly those, and must not flag any of these commands as unknown (expert resp.unknown_command /
 resp.unknown_subcommand): the servers know them, so the command table has to.
 """
-import json
 import os
-import pathlib
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import CAPTURES, ROOT, frames, netns_problem
+from conftest import CAPTURES, ROOT, frames, load, netns_problem, pcap
 
 SCRIPT = ROOT / "test-captures" / "make-newcommand-captures.sh"
 # the captures made for the command-table issue; any other newcmd-*.truth.json is checked too
@@ -26,15 +24,6 @@ NAMES = sorted({p.name[:-len(".truth.json")] for p in CAPTURES.glob("newcmd-*.tr
 BAD = ("_ws.malformed || resp.malformed || resp.skipped_bytes || resp.unmatched_response || "
        "resp.truncated || resp.incomplete")
 UNKNOWN = "resp.unknown_command || resp.unknown_subcommand"
-
-
-def load(d, name):
-    with open(pathlib.Path(d) / f"{name}.truth.json") as f:
-        return json.load(f)
-
-
-def pcap(d, name):
-    return str(pathlib.Path(d) / f"{name}.pcap")
 
 
 def label(r):

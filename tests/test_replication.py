@@ -12,15 +12,13 @@ uses two connections: the truth's connections[].role is "main" (PSYNC answered +
 holding a message's last byte (where a reassembled message is shown).
 """
 import collections
-import json
 import os
-import pathlib
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import CAPTURES, ROOT, frames, netns_problem, values
+from conftest import CAPTURES, ROOT, frames, ints, load, netns_problem, pcap, values
 
 KEY = str(CAPTURES / "spiped-test.key")
 WITH_KEY = ["-o", f"spiped.key_file:{KEY}"]
@@ -29,19 +27,6 @@ ALL_REPL = DIRECT + ["repl-tunnel"]
 SCRIPT = ROOT / "test-captures" / "make-replication-captures.sh"
 BAD = ("_ws.malformed || resp.malformed || resp.skipped || resp.skipped_bytes || "
        "resp.unmatched_response")
-
-
-def load(d, name):
-    with open(pathlib.Path(d) / f"{name}.truth.json") as f:
-        return json.load(f)
-
-
-def pcap(d, name):
-    return str(pathlib.Path(d) / f"{name}.pcap")
-
-
-def ints(xs):
-    return [int(x) for x in xs]
 
 
 def by_frame(rows):

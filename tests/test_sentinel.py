@@ -11,15 +11,12 @@ resp.sentinel.instance_type/.instance_name/.ip/.port/.master_name/.master_ip/.ma
 for +switch-master resp.sentinel.master_name/.old_ip/.old_port/.new_ip/.new_port.
 """
 import collections
-import json
 import os
-import pathlib
-import shutil
-import subprocess
 
 import pytest
 
-from conftest import CAPTURES, ROOT, frames, netns_problem
+from conftest import (CAPTURES, ROOT, check_reply_pairing, frames, live_capture, load, pcap, ports_filter,
+                      rows_by_frame, run_checks)
 
 SCRIPT = ROOT / "test-captures" / "make-sentinel-captures.sh"
 NAMES = ["sentinel"]
@@ -29,26 +26,8 @@ EVENT_FIELDS = ["instance_type", "instance_name", "ip", "port", "master_name", "
 ALL_FIELDS = sorted(set(HELLO_FIELDS) | set(EVENT_FIELDS))
 
 
-def load(d, name):
-    with open(pathlib.Path(d) / f"{name}.truth.json") as f:
-        return json.load(f)
-
-
-def pcap(d, name):
-    return str(pathlib.Path(d) / f"{name}.pcap")
-
-
-def ints(xs):
-    return [int(x) for x in xs]
-
-
-def ports_filter(t):
-    ports = [t["master_port"], t["replica_port"], *t["sentinel_ports"]]
-    return "(%s)" % " || ".join(f"tcp.port == {p}" for p in ports)
-
-
-def rows_by_frame(d, name, fields, flt):
-    return {int(r["frame.number"][0]): r for r in frames(pcap(d, name), ["frame.number", *fields], flt, ["-2"])}
+def instance_ports_filter(t):
+    return ports_filter([t["master_port"], t["replica_port"], *t["sentinel_ports"]])
 
 
 def requests_by_frame(t):
@@ -107,7 +86,7 @@ def check_truth(d, name):
 def check_commands(d, name):
     t = load(d, name)
     want = requests_by_frame(t)
-    rows = rows_by_frame(d, name, ["resp.command"], f"{ports_filter(t)} && resp.request")
+    rows = rows_by_frame(d, name, ["resp.command"], f"{instance_ports_filter(t)} && resp.request")
     repl = {q["frame"] for c in t["client_connections"] if c["kind"] == "replication" for q in c["requests"]}
     got = {f: r["resp.command"] for f, r in rows.items() if f not in repl or f in want}
     assert sorted(got) == sorted(want), sorted(set(got) ^ set(want))[:10]
@@ -117,22 +96,9 @@ def check_commands(d, name):
 
 def check_pairing(d, name):
     t = load(d, name)
-    rows = rows_by_frame(d, name, ["resp.response_in", "resp.response_to"], f"{ports_filter(t)} && resp")
-    n = 0
-    for c in t["client_connections"]:
-        if c["kind"] != "client":
-            continue
-        want_in, want_to = collections.defaultdict(list), collections.defaultdict(list)
-        for q in c["requests"]:
-            want_in[q["frame"]]
-            if q.get("reply_frame"):
-                want_in[q["frame"]].append(q["reply_frame"])
-                want_to[q["reply_frame"]].append(q["frame"])
-        for f, w in want_in.items():
-            assert ints(rows[f]["resp.response_in"]) == w, (c["client_port"], c["server_port"], f)
-            n += 1
-        for f, w in want_to.items():
-            assert ints(rows[f]["resp.response_to"]) == w, (c["client_port"], c["server_port"], f)
+    rows = rows_by_frame(d, name, ["resp.response_in", "resp.response_to"],
+                         f"{instance_ports_filter(t)} && resp")
+    n = check_reply_pairing(t["client_connections"], rows)
     assert n > 100, n
 
 
@@ -173,7 +139,7 @@ def check_hellos_and_events(d, name):
 def check_clean(d, name):
     t = load(d, name)
     rows = frames(pcap(d, name), ["frame.number", "_ws.expert.message"],
-                  f"{ports_filter(t)} && (_ws.malformed || resp.malformed || resp.skipped || "
+                  f"{instance_ports_filter(t)} && (_ws.malformed || resp.malformed || resp.skipped || "
                   "resp.unmatched_response)")
     assert rows == [], rows[:5]
 
@@ -191,23 +157,5 @@ def test_sentinel_capture(name, check):
 @pytest.mark.parametrize("server", ["redis-server", "valkey-server"])
 def test_live_sentinel_capture(server, shared_tmp):
     """Make a fresh capture with the local server and run the same checks on it."""
-    if os.geteuid() != 0:
-        pytest.skip("the live Sentinel capture needs root (network namespace, tcpdump)")
-    for tool in ("ip", "ss", "ps", "tcpdump", server, server.replace("-server", "-cli")):
-        if not shutil.which(tool):
-            pytest.skip(f"{tool} is not installed")
-    problem = netns_problem()
-    if problem:
-        pytest.skip(problem)
-    p = subprocess.run([str(SCRIPT), "--server", server, "--out", str(shared_tmp)], capture_output=True,
-                       text=True, timeout=400)
-    assert p.returncode == 0, p.stderr[-3000:]
-    for f in shared_tmp.iterdir():
-        f.chmod(0o644)
-    failures = []
-    for check in CHECKS:
-        try:
-            check(shared_tmp, "sentinel")
-        except AssertionError as e:
-            failures.append(f"{check.__name__}: {str(e)[:600]}")
-    assert not failures, "\n".join(failures)
+    live_capture(SCRIPT, server, shared_tmp, timeout=400, why="the live Sentinel capture needs root")
+    run_checks(shared_tmp, ("sentinel",), CHECKS)
