@@ -496,7 +496,8 @@ def cmd_annotate(a):
 
 def repl_stream(s2c):
     """[(offset, words, frame)] of the commands a master streams on a replication connection:
-    after the handshake replies, +FULLRESYNC and the RDB ($<len> or $EOF:<mark>), or +CONTINUE."""
+    after the handshake replies, +FULLRESYNC and the RDB ($<len> or $EOF:<mark>), or +CONTINUE,
+    or Redis 8's +RDBCHANNELSYNC (the snapshot then comes on a second connection)."""
     d, p = bytes(s2c.data), 0
     while True:
         while d[p:p + 1] == b"\n":
@@ -515,7 +516,7 @@ def repl_stream(s2c):
             else:
                 p += int(head[1:])
             break
-        if line.startswith(b"+CONTINUE"):
+        if line.startswith((b"+CONTINUE", b"+RDBCHANNELSYNC")):
             break
     out = []
     while p < len(d):
