@@ -1260,7 +1260,7 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         if (c) /* "message news: hello" */
             summary = wmem_strdup_printf(pinfo->pool, "%s %s: %s", c == 1 ? "message" : "pmessage",
                                          short_value(pinfo->pool, w->top_str[c], w->top_str_len[c],
-                                                     RESP_INFO_ARG_MAX),
+                                                     RESP_INFO_ARG_MAX * 2),
                                          short_value(pinfo->pool, w->top_str[c + 1], w->top_str_len[c + 1],
                                                      RESP_INFO_ARG_MAX * 2));
         const char *prefix = kind == RESP_MSG_MONITOR ? "[monitor] " :

@@ -10,17 +10,20 @@ Frame numbers in the truths are 1-based packet numbers of the segment holding a 
 last byte (where a reassembled message is shown).
 """
 import collections
+import hashlib
 import os
+import re
 
 import pytest
 
 from conftest import (CAPTURES, ROOT, check_reply_pairing, frames, ints, live_capture, load, pcap,
-                      ports_filter, rows_by_frame, run_checks)
+                      ports_filter, rows_by_frame, run_checks, tshark)
 
 SCRIPT = ROOT / "test-captures" / "make-cluster-captures.sh"
 REDIRECT = ["cluster-redirect", "cluster-redirect-redis8", "cluster-redirect-valkey9"]
 ALL = REDIRECT + ["cluster-failover"]
 LIGHT = 0x8000
+SECRET_EXT = re.compile(rb"\x00\x00\x00\x30\x00\x04\x00\x00([0-9a-f]{40})")
 
 
 def crc16(data):
@@ -315,3 +318,46 @@ def test_live_cluster_captures(server, shared_tmp):
     live_capture(SCRIPT, server, shared_tmp, ["redirect", "failover"], timeout=600,
                  why="live cluster captures need root")
     run_checks(shared_tmp, ("cluster-redirect", "cluster-failover"), CHECKS)
+
+
+@pytest.mark.parametrize("name", REDIRECT)
+def test_redirect_expert_names_the_node(name):
+    """Each MOVED/ASK reply gets one resp.redirect expert naming the slot and the node, as the
+    server's reply (recorded by the raw clients) says."""
+    t = load(CAPTURES, name)
+    want = collections.Counter(
+        (r["frame"], f"{'Moved' if r['kind'] == 'MOVED' else 'Ask'}: slot {r['slot']} is served by "
+                     f"{r['host']}:{r['port']}") for r in t["redirects"])
+    got = collections.Counter()
+    for r in frames(pcap(CAPTURES, name), ["frame.number", "_ws.expert.message"], "resp.redirect", ["-2"]):
+        for m in r["_ws.expert.message"]:
+            if m.startswith(("Moved: ", "Ask: ")):
+                got[(int(r["frame.number"][0]), m.split(" (for this command")[0])] += 1
+    assert got == want
+
+
+def bus_secrets(name):
+    """Redis 8's internal secrets, read from the raw TCP payloads: ping extensions of type 4 and
+    length 48 (8-byte extension header, 40 bytes of secret)."""
+    secrets = set()
+    for row in frames(pcap(CAPTURES, name), ["tcp.payload"], "tcp.len > 0",
+                      ["-o", "tcp.desegment_tcp_streams:FALSE"]):
+        for hexdata in row["tcp.payload"]:
+            data = bytes.fromhex(hexdata.replace(":", ""))
+            secrets |= {m.group(1) for m in SECRET_EXT.finditer(data)}
+    return secrets
+
+
+def test_internal_secret_only_as_fingerprint():
+    """Redis 8 sends its cluster's internal secret in every ping: the tree shows only a SHA-256
+    prefix of it, never the secret."""
+    name = "cluster-redirect-redis8"
+    secrets = bus_secrets(name)
+    assert secrets, "no internal-secret extension found in the capture"
+    field = "redis_cluster.ext.internal_secret.fingerprint"
+    shown = set()
+    for r in frames(pcap(CAPTURES, name), [field], field):
+        shown |= set(r[field])
+    assert shown == {hashlib.sha256(s).hexdigest()[:16] for s in secrets}
+    tree = tshark("-r", pcap(CAPTURES, name), "-V", "-Y", "redis_cluster").stdout
+    assert not any(s.decode() in tree for s in secrets)

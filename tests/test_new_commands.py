@@ -90,6 +90,41 @@ def check_known(d, name):
     assert not rows, f"{name}: {len(rows)} requests flagged unknown:\n" + "\n".join(flagged)
 
 
+RELEASES = {"Redis": ["7.0", "7.2", "7.4", "8.0"], "Valkey": ["8.0", "8.1", "9.1"]}
+
+
+def releases(text):
+    """resp.command.servers ("Redis 7.4–8.0, Valkey 9.1; Sentinel (Redis 7.0–8.0)") as a set of
+    (product, release, sentinel)."""
+    out = set()
+    for group in text.split("; "):
+        sentinel = group.startswith("Sentinel (")
+        if sentinel:
+            group = group[len("Sentinel ("):-1]
+        for part in group.split(", "):
+            product, span = part.split(" ")
+            first, _, last = span.partition("\u2013")
+            rel = RELEASES[product]
+            out |= {(product, r, sentinel) for r in rel[rel.index(first):rel.index(last or first) + 1]}
+    return out
+
+
+def check_servers(d, name):
+    """resp.command.servers of every request (of its subcommand, when it has one) names the
+    release that answered it, and not Redis 7.0 for a command Redis 7.0.15 does not have."""
+    t = load(d, name)
+    rows = requests_by_frame(d, name, ["resp.command.servers"])
+    product = "Valkey" if t["server_name"] == "valkey" else "Redis"
+    release = ".".join(t["server_version"].split(".")[:2])
+    wrong = []
+    for r in t["requests"]:
+        have = releases(rows[r["frame"]]["resp.command.servers"][-1])
+        if (product, release, False) not in have or \
+                (r["unknown_to_redis_7_0_15"] and ("Redis", "7.0", False) in have):
+            wrong.append(f"{label(r)}: {sorted(have)}")
+    assert not wrong, f"{name}: {len(wrong)} requests:\n" + "\n".join(wrong)
+
+
 def check_pairing(d, name):
     """Every request is paired with its reply, both ways, and nothing else is a response."""
     t = load(d, name)
@@ -107,7 +142,7 @@ def check_clean(d, name):
     assert rows == [], f"{name}: {rows[:5]}"
 
 
-CHECKS = [check_truth, check_commands, check_keys, check_known, check_pairing, check_clean]
+CHECKS = [check_truth, check_commands, check_keys, check_known, check_servers, check_pairing, check_clean]
 
 
 # --------------------------------------------------------------------------- static
@@ -139,6 +174,11 @@ def test_keys_are_the_servers(name):             # resp.key == COMMAND GETKEYS
 @pytest.mark.parametrize("name", NAMES)
 def test_no_command_flagged_unknown(name):       # resp.unknown_command, resp.unknown_subcommand
     check_known(CAPTURES, name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_command_servers_name_the_release(name):  # resp.command.servers
+    check_servers(CAPTURES, name)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -136,6 +136,31 @@ def check_hellos_and_events(d, name):
             assert r[f"resp.sentinel.{fld}"] == want, (f, fld)
 
 
+def check_sentinel_only(d, name):
+    """SENTINEL and its subcommands are known as a Sentinel's only (resp.command.servers)."""
+    rows = frames(pcap(d, name), ["resp.command", "resp.command.servers"], 'resp.command == "SENTINEL"')
+    assert rows
+    for r in rows:
+        # the command's text, then each subcommand's: all of them Sentinel-only
+        assert all(s.startswith("Sentinel (") and ";" not in s for s in r["resp.command.servers"]), r
+
+
+def check_info_names_the_channel(d, name):
+    """A delivered hello or event is shown in the Info column as "message <channel>: <payload>"
+    (or pmessage), its payload as the subscriber received it."""
+    t = load(d, name)
+    want = collections.defaultdict(list)
+    for h in t["hello_received"]:   # the events client has a pattern subscription
+        kind = "pmessage" if h["subscriber"] == "events" else "message"
+        want[h["frame"]].append(f"{kind} __sentinel__:hello: {h['payload'][:64]}")
+    for e in t["events"]:
+        want[e["frame"]].append(f"pmessage {e['channel']}: {e['payload'][:64]}")
+    rows = {int(r["frame.number"][0]): r["_ws.col.Info"][0] for r in
+            frames(pcap(d, name), ["frame.number", "_ws.col.Info"], "resp.pubsub_message", ["-2"])}
+    for f, texts in want.items():
+        assert all(x in rows[f] for x in texts), (f, texts, rows.get(f))
+
+
 def check_clean(d, name):
     t = load(d, name)
     rows = frames(pcap(d, name), ["frame.number", "_ws.expert.message"],
@@ -145,6 +170,7 @@ def check_clean(d, name):
 
 
 CHECKS = (check_truth, check_commands, check_pairing, check_no_unknown_command, check_sentinel_subcommands,
+          check_sentinel_only, check_info_names_the_channel,
           check_hellos_and_events, check_clean)
 
 
@@ -159,3 +185,30 @@ def test_live_sentinel_capture(server, shared_tmp):
     """Make a fresh capture with the local server and run the same checks on it."""
     live_capture(SCRIPT, server, shared_tmp, timeout=400, why="the live Sentinel capture needs root")
     run_checks(shared_tmp, ("sentinel",), CHECKS)
+
+
+def test_malformed_hello_is_flagged_not_split(shared_tmp):
+    """A message on __sentinel__:hello without the eight values of a hello (hand-built: a real
+    sentinel's hello with its last value cut off, then one with a port out of range) gets
+    resp.sentinel.malformed and no hello fields; the good one before them is split."""
+    from pcapgen import TcpConversation
+
+    def cmd(*words):
+        return b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words)
+
+    good = b"127.0.0.1,26379,93dfad42d829a384a2d85f7583c4b78685b394d6,0,mymaster,127.0.0.1,6379,0"
+    conv = TcpConversation()
+    conv.send("c", cmd(b"PUBLISH", b"__sentinel__:hello", good))               # frame 4
+    conv.send("s", b":1\r\n")
+    conv.send("c", cmd(b"PUBLISH", b"__sentinel__:hello", good.rsplit(b",", 1)[0]))  # 6
+    conv.send("s", b":1\r\n")
+    conv.send("c", cmd(b"PUBLISH", b"__sentinel__:hello", good.replace(b",26379,", b",96379,")))  # 8
+    conv.send("s", b":1\r\n")
+    path = conv.write(shared_tmp / "sentinel-malformed-hello.pcap")
+    rows = {int(r["frame.number"][0]): r for r in
+            frames(path, ["frame.number", "resp.sentinel.port", "_ws.expert.message"], "resp.sentinel.hello")}
+    assert sorted(rows) == [4, 6, 8]
+    assert rows[4]["resp.sentinel.port"] == ["26379"]
+    for f in (6, 8):
+        assert rows[f]["resp.sentinel.port"] == [], rows[f]
+        assert any("Not a sentinel hello" in m for m in rows[f]["_ws.expert.message"]), rows[f]
