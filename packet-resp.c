@@ -454,6 +454,13 @@ static gboolean error_details_wanted(proto_tree *tree)
 
 /* An error's code (its first word) and, for a cluster's MOVED or ASK, where to go instead:
  * under the error's item ti, whose text starts at tvb offset doff. */
+static gboolean is_redirect(const guint8 *text, size_t n)
+{
+    resp_redirect_t rd;
+    /* cheap first: the code is MOVED or ASK */
+    return n >= 3 && (text[0] == 'M' || text[0] == 'A') && resp_redirect_parse(text, n, &rd);
+}
+
 static void add_error_details(walk_t *w, proto_item *ti, int doff, const guint8 *text, size_t n)
 {
     size_t code = resp_error_code_len(text, n);
@@ -585,7 +592,9 @@ static void walk_element(void *ud, const resp_element_t *e)
                                        rsp_format_text(pool, data, e->data_len));
         break;
     case RESP_ERROR:
-        if (proto_field_is_referenced(tree, hf_resp_error) || error_details_wanted(tree)) {
+        /* a redirect's expert info is always wanted (the Expert dialog, a filter on it) */
+        if (proto_field_is_referenced(tree, hf_resp_error) || error_details_wanted(tree) ||
+            is_redirect(data, e->data_len)) {
             ti = proto_tree_add_string(tree, hf_resp_error, tvb, off, span,
                                        rsp_format_text(pool, data, e->data_len));
             add_error_details(w, ti, doff, data, e->data_len);
