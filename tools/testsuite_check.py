@@ -307,6 +307,22 @@ def check_unit(d, tshark_bin, filters):
     for q in req2:
         by_stream[q["stream"]].append(q)
     frames_by_no = {fr["no"]: fr for fr in f2}
+    # A client port the kernel reused belongs to several connections: each MONITOR entry goes
+    # to the one that was open when the server ran it (the last one opened before it).
+    opened = collections.defaultdict(list)   # client port -> [(first frame time, stream)]
+    first_t = {}
+    for fr in f2:
+        if fr["dport"] == port and fr["stream"] not in first_t:
+            first_t[fr["stream"]] = fr["t"]
+            opened[fr["sport"]].append((fr["t"], fr["stream"]))
+
+    def monitor_of(stream, sport):
+        lst = mon.get(f"127.0.0.1:{sport}", [])
+        starts = sorted(opened.get(sport, []))
+        if len(starts) < 2:
+            return lst
+        times = [t for t, _ in starts]
+        return [m for m in lst if starts[max(0, bisect.bisect_right(times, m[0]) - 1)][1] == stream]
     # replies: response frame -> request frames, and server data per stream
     replies_to = collections.Counter()
     reply_frame_of = {}
@@ -348,7 +364,7 @@ def check_unit(d, tshark_bin, filters):
     unanswered_bad, unanswered_ok, answered_never = [], collections.Counter(), []
     for stream, qs in by_stream.items():
         sport = qs[0]["sport"]
-        mlist = mon.get(f"127.0.0.1:{sport}", [])
+        mlist = monitor_of(stream, sport)
         used = [False] * len(mlist)
         by_name = collections.defaultdict(list)
         for k, (_, n, _) in enumerate(mlist):
