@@ -12,6 +12,8 @@
  *
  * Every argument gets its own heap block of exactly its length, so reading past an
  * argument is caught by ASan. Checks (abort() on failure):
+ *   - resp_auth_find() (core/resp_auth.c) places a password, and a user if any, inside the
+ *     arguments, at different positions,
  *   - resp_command_resolve() agrees with resp_command_lookup()/resp_subcommand_lookup(),
  *     and names found match the argument case-insensitively and are found again by name;
  *   - every key index reported by resp_command_keys()/_ex() is < argc and strictly
@@ -25,6 +27,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "resp_auth.h"
 #include "resp_commands.h"
 
 #include <stdio.h>
@@ -281,6 +284,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_keys(cmd, argc, cargv, len);
     if (cmd != top)
         check_keys(top, argc, cargv, len);
+
+    /* credentials: positions inside the arguments, a password always, the user elsewhere */
+    if (top != NULL) {
+        resp_auth_t auth;
+        const char *sub = cmd != top ? resp_command_name(cmd) : NULL;
+        resp_auth_kind_t k = resp_auth_find(argc, cargv, len, resp_command_name(top), sub, &auth);
+        if (k != auth.kind || (k == RESP_AUTH_NONE) != (resp_auth_kind_name(k) == NULL))
+            FAIL("%s: credential kind %d out of step", resp_command_name(top), (int)k);
+        if (k != RESP_AUTH_NONE &&
+            (auth.pass_arg < 1 || (size_t)auth.pass_arg >= argc || auth.user_arg == auth.pass_arg ||
+             auth.user_arg < -1 || auth.user_arg == 0 || (auth.user_arg > 0 && (size_t)auth.user_arg >= argc)))
+            FAIL("%s: credentials at user %ld, password %ld of %zu arguments", resp_command_name(top),
+                 auth.user_arg, auth.pass_arg, argc);
+        if (k == RESP_AUTH_NONE && (auth.user_arg != -1 || auth.pass_arg != -1))
+            FAIL("%s: positions without credentials", resp_command_name(top));
+    }
 
     /* the NULL command */
     if (resp_command_arity(NULL) != 0 || resp_command_flags(NULL) != 0 ||
