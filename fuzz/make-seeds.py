@@ -181,6 +181,10 @@ SYNTHETIC_COMMANDS = [
      b"k1", b"k2"],
     [b"MIGRATE", b"h", b"6379", b"k", b"0", b"5000", b"REPLACE", b"AUTH", b"p"],
     [b"ZUNIONSTORE", b"dst", b"2", b"z1", b"z2", b"WEIGHTS", b"1", b"2"],
+    # credentials (core/resp_auth.c)
+    [b"AUTH", b"alice", b"pw"],
+    [b"HELLO", b"3", b"SETNAME", b"AUTH", b"AUTH", b"u", b"p"],
+    [b"CONFIG", b"SET", b"masteruser", b"repl", b"masterauth", b"pw", b"requirepass", b"pw2"],
     [b"EVAL", b"return 1", b"2", b"k1", b"k2", b"a"],
     [b"LMPOP", b"2", b"l1", b"l2", b"LEFT", b"COUNT", b"3"],
     [b"OBJECT", b"ENCODING", b"k"],
@@ -208,6 +212,7 @@ def command_dictionary(root):
     words = set(re.findall(r'\.name = "([^"]+)"', text))
     words |= set(re.findall(r'\.keyword = "([^"]+)"', text))
     words |= {"LIMIT", "GET", "BY", "STORE", "KEYS", "AUTH", "AUTH2"}   # SORT, MIGRATE rules
+    words |= {"SETNAME", "requirepass", "masterauth", "masteruser"}    # credentials
     return sorted(words)
 
 
