@@ -34,6 +34,37 @@ typedef guchar rsp_text_char;
 #define tvb_get_uint8 tvb_get_guint8
 #endif
 
+/* register_follow_stream(): 4.2 added the stream count (the GUI's stream number box) and
+ * sub-streams (the plugin has none). */
+#if RSP_WS_AT_LEAST(4, 2)
+#define rsp_register_follow_stream(proto, tap, conv, index, addr, port, listener, count)           \
+    register_follow_stream((proto), (tap), (conv), (index), (addr), (port), (listener), (count), NULL)
+#else
+#define rsp_register_follow_stream(proto, tap, conv, index, addr, port, listener, count)           \
+    register_follow_stream((proto), (tap), (conv), (index), (addr), (port), (listener))
+#endif
+
+/* Statistics trees: 4.4 (4.3 in development) made the register functions return the tree's
+ * configuration, separates menu levels with STATS_TREE_MENU_SEPARATOR ("//", so that a name
+ * may hold a "/") instead of "/", and lets the first column be named. */
+#if RSP_WS_AT_LEAST(4, 4)
+#define RSP_STATS_TREE_PATH(menu, item) menu STATS_TREE_MENU_SEPARATOR item
+#define rsp_stats_tree_register_plugin(tap, abbr, path, flags, packet, init, cleanup, first_column)   \
+    do {                                                                                            \
+        stats_tree_cfg *rsp_cfg_ = stats_tree_register_plugin((tap), (abbr), (path), (flags),        \
+                                                              (packet), (init), (cleanup));          \
+        if (rsp_cfg_)                                                                               \
+            stats_tree_set_first_column_name(rsp_cfg_, (first_column));                             \
+    } while (0)
+#else
+#define RSP_STATS_TREE_PATH(menu, item) menu "/" item
+#define rsp_stats_tree_register_plugin(tap, abbr, path, flags, packet, init, cleanup, first_column)   \
+    do {                                                                                            \
+        (void)(first_column);                                                                       \
+        stats_tree_register_plugin((tap), (abbr), (path), (flags), (packet), (init), (cleanup));     \
+    } while (0)
+#endif
+
 /* format_text() over raw bytes, whichever pointer type this release's prototype wants. */
 #define rsp_format_text(pool, bytes, len) format_text((pool), (const rsp_text_char *)(bytes), (len))
 

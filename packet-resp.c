@@ -20,15 +20,18 @@
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
 #include <epan/strutil.h>
+#include <epan/tap.h>
 #include <epan/to_str.h>
 #include <epan/dissectors/packet-tcp.h>
 
+#include "core/resp_auth.h"
 #include "core/resp_cluster.h"
 #include "core/resp_commands.h"
 #include "core/resp_parse.h"
 #include "core/resp_sentinel.h"
 #include "core/resp_session.h"
 #include "packet-resp.h"
+#include "packet-resp-tap.h"
 
 #define RESP_DEFAULT_PORT 6379
 #define RESP_INFO_ARG_MAX 32 /* characters of one argument in the Info column */
@@ -50,6 +53,15 @@ static gboolean resp_registered_here; /* this Wireshark has no built-in RESP dis
 static dissector_handle_t resp_stream_entry; /* for decrypted streams, see packet-resp.h */
 /* Redis 8 replication: "<server>:<port>/<client id>" of +RDBCHANNELSYNC -> that resp_conv_t */
 static wmem_map_t *resp_rdb_channel_mains;
+/* Names and keys a request record keeps for the reply's taps: one copy of each (file scope) */
+static wmem_map_t *resp_interned;
+
+/* Taps: "resp" (one resp_tap_frame_t per frame), "resp_eo" (export objects) and Wireshark's
+ * "credentials" */
+static int resp_tap = -1;
+static int resp_eo_tap = -1;
+static int resp_credentials_tap = -1;
+static guint32 resp_snapshots; /* snapshots seen in the file so far (first pass) */
 
 /* Fields shared with the built-in dissector: same names, same types. */
 static int hf_resp_string = -1;
@@ -89,6 +101,8 @@ static int hf_resp_key = -1;
 static int hf_resp_argument = -1;
 static int hf_resp_response_in = -1;
 static int hf_resp_response_to = -1;
+static int hf_resp_response_for_command = -1;
+static int hf_resp_response_for_key = -1;
 static int hf_resp_time = -1;
 static int hf_resp_version = -1;
 static int hf_resp_skipped = -1;
@@ -130,6 +144,9 @@ static int hf_resp_rdb_length = -1;
 static int hf_resp_rdb_version = -1;
 static int hf_resp_rdb_offset = -1;
 static int hf_resp_rdb_data = -1;
+/* Credentials */
+static int hf_resp_auth_username = -1;
+static int hf_resp_auth_password = -1;
 
 static gint ett_resp = -1;
 static gint ett_resp_element = -1;
@@ -149,6 +166,9 @@ static expert_field ei_resp_after_protocol_error = EI_INIT;
 static expert_field ei_resp_rdb_lost = EI_INIT;
 static expert_field ei_resp_redirect = EI_INIT;
 static expert_field ei_resp_sentinel_malformed = EI_INIT;
+static expert_field ei_resp_slow_response = EI_INIT;
+static expert_field ei_resp_export_skipped = EI_INIT;
+static expert_field ei_resp_credentials_not_listed = EI_INIT;
 
 /* Preferences */
 static rsp_bool resp_desegment_own = TRUE; /* used only when we registered the protocol */
@@ -157,13 +177,26 @@ static guint resp_value_display_len = 64;
 /* Elements of one message put in the tree: each takes up to 3 items, and one reply of
  * 10^6 elements (a KEYS, an LRANGE) would pass Wireshark's limit of items per packet. */
 static guint resp_max_elements_shown = 100000;
+static guint resp_slow_threshold_ms = 0;             /* 0: off */
+static guint resp_export_min = 64 * 1024;            /* bulk values exported from this size */
+static guint resp_export_max = 256u * 1024 * 1024;   /* snapshots larger are not exported */
 
 /* ---- conversation state -------------------------------------------------------------- */
 
-/* A request as the session core tracks it, plus when it was sent. */
+/* Credentials a request carries, for the reply that accepts or refuses them. */
+typedef struct {
+    const char *what;     /* "AUTH", "HELLO AUTH", "MIGRATE AUTH2", "CONFIG SET requirepass" */
+    const char *username; /* NULL: none named */
+} resp_cred_t;
+
+/* A request as the session core tracks it, plus what its reply's taps need of it. */
 typedef struct {
     resp_req_t core; /* first: the core's queues link these */
     nstime_t ts;
+    const char *cmd, *sub;          /* static (the command table's) or interned */
+    const resp_command_info_t *ci;  /* top-level command, or NULL */
+    const char *first_key;          /* interned, printable; NULL: none */
+    const resp_cred_t *cred;        /* NULL: none */
 } resp_request_t;
 
 typedef struct {
@@ -203,6 +236,7 @@ typedef struct resp_conv {
     /* Redis 8's RDB channel: the replica's main connection, whose stream starts at the
      * offset this connection's +FULLRESYNC gives */
     struct resp_conv *rdb_channel_of;
+    guint32 snapshot;        /* the snapshot being received (its number in the file) */
 } resp_conv_t;
 
 /* Bytes of the server's stream that are no RESP message, as the first pass found them:
@@ -228,6 +262,7 @@ typedef struct {
     gboolean rdb_end;     /* the snapshot ends in this span */
     guint64 rdb_lost;     /* snapshot bytes lost just before this span */
     resp_request_t *answers; /* SYNC, answered by the snapshot */
+    guint32 snapshot;        /* which snapshot of the file (1, 2, ...), for export */
 } resp_span_t;
 
 /* What the first pass decided for one frame, replayed on revisits: per call whether it started
@@ -245,6 +280,9 @@ typedef struct {
     guint calls, msgs, infos;
     size_t info_len;     /* bytes our entries put in the Info column */
     resp_frame_t *frame; /* NULL on a revisit of a frame the first pass stored nothing for */
+    wmem_array_t *tap_msgs;     /* resp_tap_msg_t of this frame's messages, once taps listen */
+    guint credentials;          /* records queued to the credentials tap */
+    resp_tap_frame_t *tap_rec;  /* the record queued for them */
 } resp_pass_t;
 
 #define KEY_PASS 0  /* packet scope: resp_pass_t */
@@ -382,6 +420,11 @@ typedef struct {
     wmem_array_t *error_children; /* guint32 indices of top-level elements that are errors */
     proto_item *top_item; /* the message's protocol item and its subtree */
     proto_tree *top_tree;
+    resp_tap_msg_t facts; /* what the message is, gathered once for the tree, Info and taps */
+    guint *key_idx;   /* argument indices of the request's keys, once gathered */
+    guint n_keys;
+    gboolean keys_gathered;
+    gboolean cut;     /* a value of the message is not whole in the capture */
     guint64 deepest;  /* nesting beyond RESP_MAX_DEPTH: framed, not shown */
     guint shown;      /* elements put in the tree */
     guint64 not_shown; /* elements left out past resp_max_elements_shown */
@@ -440,6 +483,7 @@ static void walk_restart(walk_t *w)
     w->top_children = 0;
     w->prev_str = w->server_name = w->server_version = NULL;
     w->error_children = NULL;
+    w->cut = FALSE;
     memset(w->trees, 0, sizeof w->trees);
     memset(w->items, 0, sizeof w->items);
 }
@@ -562,6 +606,9 @@ static void walk_element(void *ud, const resp_element_t *e)
             w->argc++;
         }
     }
+    if ((e->type == RESP_BULK_STRING || e->type == RESP_VERBATIM || e->type == RESP_BULK_ERROR) &&
+        !e->is_null && (gint64)e->data_len < e->count)
+        w->cut = TRUE;
     if (!tree)
         return;
     if (depth > 0 && w->shown >= resp_max_elements_shown) {
@@ -825,10 +872,48 @@ static char *rdb_channel_key(wmem_allocator_t *pool, const resp_conv_t *cd, cons
                               cd->server_port, rsp_format_text(pool, id, MIN(n, 20)));
 }
 
-static void record_request(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi, const char *cmd,
-                           const char *sub, gboolean is_cmd)
+static const char *intern(const char *s)
+{
+    const char *k = (const char *)wmem_map_lookup(resp_interned, s);
+    if (!k) {
+        k = wmem_strdup(wmem_file_scope(), s);
+        wmem_map_insert(resp_interned, k, (void *)k);
+    }
+    return k;
+}
+
+/* A key as the taps name it: printable, and bounded (a hostile key may be megabytes). */
+#define RESP_TAP_KEY_MAX 200
+static const char *tap_key(const walk_t *w, guint k)
+{
+    guint i = w->key_idx[k];
+    return short_value(w->pinfo->pool, w->argv[i], w->arg_len[i], RESP_TAP_KEY_MAX);
+}
+
+static const char *find_credentials(const walk_t *w, const char *cmd, const char *sub,
+                                    int *user_arg, int *pass_arg);
+static guint delivered_channel(const walk_t *w, resp_msg_kind_t kind);
+
+static void record_request(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi, const resp_command_info_t *ci,
+                           const resp_command_info_t *sci, const char *cmd, const char *sub, gboolean is_cmd)
 {
     resp_request_t *req = new_request_record(w->pinfo);
+    if (is_cmd) {
+        int ua, pa;
+        req->cmd = ci ? cmd : intern(cmd);
+        req->sub = !sub || sci ? sub : intern(sub);
+        req->ci = ci;
+        if (w->n_keys)
+            req->first_key = intern(tap_key(w, 0));
+        const char *what = find_credentials(w, cmd, sub, &ua, &pa);
+        if (what) {
+            resp_cred_t *c = wmem_new0(wmem_file_scope(), resp_cred_t);
+            c->what = what;
+            if (ua >= 0)
+                c->username = rsp_format_text(wmem_file_scope(), w->argv[ua], MIN(w->arg_len[ua], 256));
+            req->cred = c;
+        }
+    }
     resp_cmd_t c = cmd_facts(w, cmd, sub);
     resp_client_state_t client = cd->sess.client;
     gboolean reply_off = cd->sess.reply_off;
@@ -905,23 +990,243 @@ static void record_master_command(walk_t *w, resp_conv_t *cd, resp_msg_info_t *m
     }
 }
 
+/* ---- credentials ------------------------------------------------------------------- */
+
+/* Wireshark's credentials tap record (ui/tap-credentials.h of 4.0, epan/tap-credentials.h
+ * later; same layout in 4.0, 4.4 and 4.6; the 4.0 development package does not install it). */
+typedef struct {
+    guint num;            /* frame of the password */
+    guint username_num;   /* frame of the user name */
+    guint password_hf_id; /* field holding the password */
+    gchar *username;
+    const gchar *proto;
+    gchar *info;
+} resp_tap_credential_t;
+#define RESP_CREDENTIALS_PLACEHOLDER "n.a." /* Wireshark's TAP_CREDENTIALS_PLACEHOLDER */
+
+/* Where the request names a user (-1: none) and a password; returns what they are (a static
+ * string), NULL for none. */
+static const char *find_credentials(const walk_t *w, const char *cmd, const char *sub,
+                                    int *user_arg, int *pass_arg)
+{
+    resp_auth_t a;
+    resp_auth_kind_t k = resp_auth_find(w->argc, w->argv, w->arg_len, cmd, sub, &a);
+    *user_arg = (int)a.user_arg;
+    *pass_arg = (int)a.pass_arg;
+    return resp_auth_kind_name(k);
+}
+
+static void credential_items(walk_t *w, proto_tree *rt, const char *cmd, const char *sub)
+{
+    int ua, pa;
+    if (!rt || !find_credentials(w, cmd, sub, &ua, &pa))
+        return;
+    if (ua >= 0)
+        proto_tree_add_string(rt, hf_resp_auth_username, w->tvb, w->arg_off[ua], w->arg_span[ua],
+                              rsp_format_text(w->pinfo->pool, w->argv[ua], w->arg_len[ua]));
+    proto_tree_add_string(rt, hf_resp_auth_password, w->tvb, w->arg_off[pa], w->arg_span[pa],
+                          rsp_format_text(w->pinfo->pool, w->argv[pa], w->arg_len[pa]));
+}
+
+/* Wireshark queues at most 5000 tap records per frame, for all taps together: a frame of
+ * pipelined AUTH replies could take them all. */
+#define RESP_CREDENTIALS_PER_FRAME 1000
+
+/* The reply to a request carrying credentials: to the credentials tap, with its verdict. */
+static void tap_credentials(walk_t *w, const resp_request_t *req, proto_item *ti)
+{
+    packet_info *pinfo = w->pinfo;
+    resp_pass_t *pass = get_pass(pinfo);
+    if (pass->credentials++ >= RESP_CREDENTIALS_PER_FRAME) {
+        if (pass->credentials == RESP_CREDENTIALS_PER_FRAME + 1)
+            expert_add_info_format(pinfo, ti, &ei_resp_credentials_not_listed, "More than %u replies to "
+                                   "credentials in this frame: the rest are not listed in the credentials tap",
+                                   RESP_CREDENTIALS_PER_FRAME);
+        return;
+    }
+    if (!have_tap_listener(resp_credentials_tap))
+        return;
+    const resp_element_t *e = &w->top;
+    const guint8 *d = w->msg + e->data_offset;
+    const char *verdict = "accepted";
+    if (is_error_reply(w))
+        verdict = wmem_strdup_printf(pinfo->pool, "refused: %s", short_value(pinfo->pool, d, e->data_len, 80));
+    else if (e->type == RESP_SIMPLE_STRING && e->data_len == 5 && !memcmp(d, "NOKEY", 5))
+        verdict = "not tried: no key to migrate (NOKEY)";
+    resp_tap_credential_t *c = wmem_new0(pinfo->pool, resp_tap_credential_t);
+    c->num = c->username_num = req->core.frame;
+    c->password_hf_id = (guint)hf_resp_auth_password;
+    c->username = wmem_strdup(pinfo->pool, req->cred->username ? req->cred->username
+                                                               : RESP_CREDENTIALS_PLACEHOLDER);
+    c->proto = "RESP";
+    c->info = wmem_strdup_printf(pinfo->pool, "%s %s (reply in frame %u)", req->cred->what, verdict, pinfo->num);
+    tap_queue_packet(resp_credentials_tap, pinfo, c);
+}
+
+/* ---- facts for the taps -------------------------------------------------------------- */
+
+static void collect_key(size_t i, void *ud)
+{
+    walk_t *w = (walk_t *)ud;
+    if (i < w->argc && w->n_keys < w->argc)
+        w->key_idx[w->n_keys++] = (guint)i;
+}
+
+/* The request's keys, found once for the tree, the record and the taps. */
+static void gather_keys(walk_t *w, const resp_command_info_t *c)
+{
+    w->keys_gathered = TRUE;
+    w->n_keys = 0;
+    if (!c || !w->argc)
+        return;
+    w->key_idx = wmem_alloc_array(w->pinfo->pool, guint, w->argc);
+    resp_command_keys(c, w->argc, w->argv, w->arg_len, collect_key, w);
+}
+
+/* The message's facts, once its first-pass state is recorded. The strings only taps read
+ * (keys, channel, error code) are made only for them. */
+static void gather_facts(walk_t *w, const resp_msg_info_t *mi, const resp_command_info_t *ci,
+                         const char *cmd, const char *sub, gboolean for_taps)
+{
+    packet_info *pinfo = w->pinfo;
+    resp_tap_msg_t m;
+    resp_msg_kind_t kind = mi ? mi->kind : (w->is_request ? RESP_MSG_REQUEST : RESP_MSG_RESPONSE);
+    memset(&m, 0, sizeof m);
+    m.kind = kind;
+    m.to_server = w->is_request;
+    m.bytes = (guint32)w->length;
+    m.type = w->have_top ? w->top.type : (resp_type_t)0;
+    if (cmd) {
+        m.command = cmd;
+        m.subcommand = sub;
+        m.command_info = ci;
+        if (w->n_keys && for_taps) {
+            const char **keys = wmem_alloc_array(pinfo->pool, const char *, w->n_keys);
+            for (guint k = 0; k < w->n_keys; k++)
+                keys[k] = tap_key(w, k);
+            m.keys = keys;
+            m.n_keys = w->n_keys;
+        }
+        if (for_taps && (!strcmp(cmd, "PUBLISH") || !strcmp(cmd, "SPUBLISH")))
+            m.channel = w->argc == 3 ? short_value(pinfo->pool, w->argv[1], w->arg_len[1], RESP_TAP_KEY_MAX) : NULL;
+    } else if (kind == RESP_MSG_RESPONSE && mi && mi->answers && mi->answers->core.kind != RESP_REQ_GAP) {
+        const resp_request_t *req = mi->answers;
+        m.command = req->cmd;
+        m.subcommand = req->sub;
+        m.command_info = req->ci;
+        if (req->first_key) {
+            m.keys = &req->first_key;
+            m.n_keys = 1;
+        }
+        m.paired = TRUE;
+        m.request_frame = req->core.frame;
+        m.request_ts = req->ts;
+        nstime_delta(&m.response_time, &pinfo->abs_ts, &req->ts);
+    }
+    if (for_taps && is_error_reply(w)) {
+        const guint8 *d = w->msg + w->top.data_offset;
+        size_t n = resp_error_code_len(d, w->top.data_len);
+        m.error_code = n ? short_value(pinfo->pool, d, n, RESP_INFO_ARG_MAX) : "(none)";
+    }
+    guint c = for_taps ? delivered_channel(w, kind) : 0;
+    if (c)
+        m.channel = short_value(pinfo->pool, w->top_str[c], w->top_str_len[c], RESP_TAP_KEY_MAX);
+    w->facts = m;
+}
+
+/* Appends the message's facts to the frame's one record for the "resp" tap. */
+static void tap_message(const walk_t *w)
+{
+    packet_info *pinfo = w->pinfo;
+    resp_pass_t *pass = get_pass(pinfo);
+    if (!pass->tap_msgs) {
+        pass->tap_msgs = wmem_array_sized_new(pinfo->pool, sizeof(resp_tap_msg_t), 8);
+        pass->tap_rec = wmem_new0(pinfo->pool, resp_tap_frame_t);
+        tap_queue_packet(resp_tap, pinfo, pass->tap_rec);
+    }
+    wmem_array_append_one(pass->tap_msgs, w->facts);
+    pass->tap_rec->count = wmem_array_get_count(pass->tap_msgs);
+    pass->tap_rec->msgs = (const resp_tap_msg_t *)wmem_array_get_raw(pass->tap_msgs);
+}
+
+/* ---- export objects ------------------------------------------------------------------ */
+
+guint64 resp_export_max_size(void)
+{
+    return resp_export_max;
+}
+
+static const char *server_text(packet_info *pinfo, const resp_conv_t *cd)
+{
+    return wmem_strdup_printf(pinfo->pool, "%s:%u", address_to_str(pinfo->pool, &cd->server_addr), cd->server_port);
+}
+
+static void export_value(walk_t *w, const resp_conv_t *cd, const char *name, const guint8 *p, size_t n,
+                         proto_item *ti)
+{
+    if (n > resp_export_max) {
+        expert_add_info_format(w->pinfo, ti, &ei_resp_export_skipped, "Value of %zu bytes not exported: "
+                               "larger than resp.export_max_size (%u bytes)", n, resp_export_max);
+        return;
+    }
+    if (!have_tap_listener(resp_eo_tap))
+        return;
+    resp_eo_record_t *r = wmem_new0(w->pinfo->pool, resp_eo_record_t);
+    r->kind = RESP_EO_VALUE;
+    r->frame = w->pinfo->num;
+    r->server = server_text(w->pinfo, cd);
+    r->name = name;
+    r->data = p;
+    r->length = n;
+    tap_queue_packet(resp_eo_tap, w->pinfo, r);
+}
+
+static gboolean is_key_arg(const walk_t *w, guint i)
+{
+    for (guint k = 0; k < w->n_keys; k++)
+        if (w->key_idx[k] == i)
+            return TRUE;
+    return FALSE;
+}
+
+/* Bulk values of at least resp.export_min_size (keys are no values): a request's arguments (a replicated
+ * command's too) and a top-level bulk reply, named after the command and its first key. */
+static void export_values(walk_t *w, const resp_conv_t *cd, const resp_msg_info_t *mi, const char *cmd,
+                          proto_item *ti)
+{
+    wmem_allocator_t *pool = w->pinfo->pool;
+    if (w->cut || !resp_export_min)
+        return;
+    if (cmd) {
+        const char *key = w->n_keys ? tap_key(w, 0) : NULL;
+        for (guint i = 1; i < w->argc; i++) {
+            if (w->arg_len[i] < resp_export_min || is_key_arg(w, i))
+                continue;
+            export_value(w, cd, key ? wmem_strdup_printf(pool, "%s_%s", cmd, key)
+                                    : wmem_strdup_printf(pool, "%s_arg%u", cmd, i),
+                         w->argv[i], w->arg_len[i], ti);
+        }
+        return;
+    }
+    const resp_element_t *e = &w->top;
+    if (!w->have_top || (e->type != RESP_BULK_STRING && e->type != RESP_VERBATIM) || e->is_null ||
+        e->data_len < resp_export_min)
+        return;
+    const resp_request_t *req = mi && mi->answers && mi->answers->core.kind != RESP_REQ_GAP ? mi->answers : NULL;
+    const char *name = !req || !req->cmd ? "reply" :
+                       req->first_key ? wmem_strdup_printf(pool, "%s_%s_reply", req->cmd, req->first_key)
+                                      : wmem_strdup_printf(pool, "%s_reply", req->cmd);
+    export_value(w, cd, name, w->msg + e->data_offset, e->data_len, ti);
+}
+
 /* ---- one message --------------------------------------------------------------------- */
 
-typedef struct {
-    walk_t *w;
-    proto_tree *tree;
-} key_ctx_t;
-
-static void add_key(size_t i, void *ud)
+static void add_key(walk_t *w, proto_tree *tree, guint i)
 {
-    key_ctx_t *k = (key_ctx_t *)ud;
-    walk_t *w = k->w;
-    if (i >= w->argc)
-        return;
-    proto_item *ki = proto_tree_add_string(k->tree, hf_resp_key, w->tvb, w->arg_off[i], w->arg_span[i],
+    proto_item *ki = proto_tree_add_string(tree, hf_resp_key, w->tvb, w->arg_off[i], w->arg_span[i],
                                            rsp_format_text(w->pinfo->pool, w->argv[i], w->arg_len[i]));
     /* the hash slot a cluster keeps it in, as CLUSTER KEYSLOT computes it */
-    if (proto_field_is_referenced(k->tree, hf_resp_slot)) {
+    if (proto_field_is_referenced(tree, hf_resp_slot)) {
         proto_item *si = proto_tree_add_uint(proto_item_add_subtree(ki, ett_resp_element), hf_resp_slot,
                                              w->tvb, w->arg_off[i], w->arg_span[i],
                                              resp_cluster_keyslot(w->argv[i], w->arg_len[i]));
@@ -1033,13 +1338,19 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
             sub = sci ? resp_command_name(sci) : upper_name(pinfo->pool, w.argv[1], w.arg_len[1]);
         }
     }
+    gboolean tapping = have_tap_listener(resp_tap);
+    /* keys: for the first pass's record, the taps, and a tree or filter that shows them */
+    if (is_cmd && (ci || sci) &&
+        (!PINFO_FD_VISITED(pinfo) || tapping || have_tap_listener(resp_eo_tap) ||
+         proto_field_is_referenced(rt, hf_resp_key) || proto_field_is_referenced(rt, hf_resp_slot)))
+        gather_keys(&w, sci ? sci : ci);
 
     if (!PINFO_FD_VISITED(pinfo) && !mi) {
         mi = wmem_new0(wmem_file_scope(), resp_msg_info_t);
         if (is_request) {
             /* a command cut by the capture was still sent and still gets its reply */
             mi->kind = RESP_MSG_REQUEST;
-            record_request(&w, cd, mi, cmd, sub, is_cmd);
+            record_request(&w, cd, mi, ci, sci, cmd, sub, is_cmd);
         } else if (from_master) {
             record_master_command(&w, cd, mi, cmd, sub);
         } else {
@@ -1050,6 +1361,7 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
             frame_slot_put(&pass->frame->msgs, sizeof mi, msg_index, &mi);
     }
 
+    gather_facts(&w, mi, ci, is_cmd ? cmd : NULL, is_cmd ? sub : NULL, tapping);
     /* the Info column and pairing items still come after a walk that threw */
     const char *items_msg = NULL;
     unsigned long items_code = add_message_items(&w, rt, ti, mi, ci, sci, cmd, sub, &items_msg);
@@ -1059,6 +1371,14 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     }
     if (exc_code)
         show_exception(tvb, pinfo, rt, exc_code, exc_msg);
+
+    resp_msg_kind_t kind = w.facts.kind;
+    if (tapping)
+        tap_message(&w);
+    if (kind == RESP_MSG_RESPONSE && mi && mi->answers && mi->answers->cred)
+        tap_credentials(&w, mi->answers, ti);
+    if (kind == RESP_MSG_REQUEST || kind == RESP_MSG_REPLICATION || kind == RESP_MSG_RESPONSE)
+        export_values(&w, cd, mi, is_cmd ? cmd : NULL, ti);
     return ti;
 }
 
@@ -1210,7 +1530,7 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
     int offset = w->base;
     gboolean is_request = w->is_request, is_cmd = cmd != NULL;
     proto_item *pi;
-    resp_msg_kind_t kind = mi ? mi->kind : (is_request ? RESP_MSG_REQUEST : RESP_MSG_RESPONSE);
+    resp_msg_kind_t kind = w->facts.kind;
     /* what the message is, as a field (a RESP3 push is marked by its resp.push element) */
     int kind_hf = kind == RESP_MSG_REQUEST ? hf_resp_request :
                   kind == RESP_MSG_RESPONSE ? hf_resp_response :
@@ -1245,11 +1565,11 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
                 add_command_servers(rt, pi, tvb, sci);
         }
         /* keys and arguments are formatted only for a visible tree or a filter using them */
-        if ((sci || ci) && (proto_field_is_referenced(rt, hf_resp_key) ||
-                            proto_field_is_referenced(rt, hf_resp_slot))) {
-            key_ctx_t kc = {w, rt};
-            resp_command_keys(sci ? sci : ci, w->argc, w->argv, w->arg_len, add_key, &kc);
-        }
+        if (w->keys_gathered && (proto_field_is_referenced(rt, hf_resp_key) ||
+                                 proto_field_is_referenced(rt, hf_resp_slot)))
+            for (guint k = 0; k < w->n_keys; k++)
+                add_key(w, rt, w->key_idx[k]);
+        credential_items(w, rt, cmd, sub);
         if (proto_field_is_referenced(rt, hf_resp_argument))
             for (guint i = 1; i < w->argc; i++)
                 proto_tree_add_string(rt, hf_resp_argument, tvb, w->arg_off[i], w->arg_span[i],
@@ -1313,9 +1633,30 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         nstime_t delta;
         pi = proto_tree_add_uint(rt, hf_resp_response_to, tvb, 0, 0, mi->answers->core.frame);
         proto_item_set_generated(pi);
-        nstime_delta(&delta, &pinfo->abs_ts, &mi->answers->ts);
+        /* what was asked, on the reply's own row (as HTTP's http.response_for.uri) */
+        if (mi->answers->cmd) {
+            const char *full = mi->answers->sub ? wmem_strconcat(pinfo->pool, mi->answers->cmd, " ",
+                                                                 mi->answers->sub, NULL) : mi->answers->cmd;
+            pi = proto_tree_add_string(rt, hf_resp_response_for_command, tvb, 0, 0, full);
+            proto_item_set_generated(pi);
+        }
+        if (mi->answers->first_key) {
+            pi = proto_tree_add_string(rt, hf_resp_response_for_key, tvb, 0, 0, mi->answers->first_key);
+            proto_item_set_generated(pi);
+        }
+        if (w->facts.paired)
+            delta = w->facts.response_time;
+        else /* a replica's ACK to its master's GETACK */
+            nstime_delta(&delta, &pinfo->abs_ts, &mi->answers->ts);
         pi = proto_tree_add_time(rt, hf_resp_time, tvb, 0, 0, &delta);
         proto_item_set_generated(pi);
+        if (resp_slow_threshold_ms && kind == RESP_MSG_RESPONSE &&
+            nstime_to_msec(&delta) >= (double)resp_slow_threshold_ms)
+            expert_add_info_format(pinfo, pi, &ei_resp_slow_response,
+                                   "Slow response: %.3f ms to %s%s%s (frame %u), threshold %u ms",
+                                   nstime_to_msec(&delta), mi->answers->cmd ? mi->answers->cmd : "the request",
+                                   mi->answers->sub ? " " : "", mi->answers->sub ? mi->answers->sub : "",
+                                   mi->answers->core.frame, resp_slow_threshold_ms);
     }
     if (mi && mi->unmatched)
         expert_add_info(pinfo, ti, &ei_resp_unmatched);
@@ -1499,7 +1840,8 @@ static proto_item *stream_bytes_item(proto_tree *tree, tvbuff_t *tvb, int offset
 
 /* ---- bytes that are no message ------------------------------------------------------ */
 
-static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const resp_span_t *sp)
+static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const resp_conv_t *cd,
+                      const resp_span_t *sp)
 {
     int off = (int)sp->offset;
     int len = (int)MIN(sp->length, (guint32)tvb_captured_length_remaining(tvb, off));
@@ -1545,6 +1887,10 @@ static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const
     }
     if (sp->kind == SPAN_RDB_HEADER) {
         proto_item_append_text(ti, ", RDB snapshot follows");
+        if (sp->have_length && sp->rdb_length > resp_export_max)
+            expert_add_info_format(pinfo, pi, &ei_resp_export_skipped, "RDB snapshot of %" G_GUINT64_FORMAT
+                                   " bytes would not be exported: larger than resp.export_max_size (%u bytes)",
+                                   sp->rdb_length, resp_export_max);
         info_add(pinfo, sp->eof_framing ? "[RDB snapshot, diskless]"
                                         : wmem_strdup_printf(pinfo->pool, "[RDB snapshot, %" G_GUINT64_FORMAT " bytes]",
                                                              sp->rdb_length));
@@ -1560,6 +1906,26 @@ static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const
         proto_tree_add_uint(rt, hf_resp_rdb_version, tvb, off, MIN(len, 9), (guint32)sp->rdb_version);
     proto_tree_add_item(rt, hf_resp_rdb_data, tvb, off, len, ENC_NA);
     info_add(pinfo, sp->rdb_end ? "[RDB snapshot, end]" : "[RDB snapshot data]");
+    /* a diskless snapshot's size shows only at its end: say where it passes the bound */
+    guint64 bound = (guint64)resp_export_max + RESP_RDB_MARK_LEN; /* stream bytes hold the mark too */
+    if (sp->eof_framing && sp->rdb_offset <= bound && sp->rdb_offset + sp->length > bound)
+        expert_add_info_format(pinfo, pi, &ei_resp_export_skipped, "Diskless RDB snapshot passes "
+                               "resp.export_max_size (%u bytes) here: it would not be exported", resp_export_max);
+    if (sp->snapshot && have_tap_listener(resp_eo_tap)) {
+        resp_eo_record_t *r = wmem_new0(pinfo->pool, resp_eo_record_t);
+        r->kind = RESP_EO_RDB_DATA;
+        r->frame = pinfo->num;
+        r->server = server_text(pinfo, cd);
+        r->name = wmem_strdup_printf(pinfo->pool, "rdb_%s_%u", r->server, sp->snapshot);
+        r->data = tvb_get_ptr(tvb, off, len);
+        r->length = (size_t)len;
+        r->snapshot = sp->snapshot;
+        r->offset = sp->rdb_offset;
+        r->end = sp->rdb_end;
+        r->total_length = sp->have_length ? sp->rdb_length : 0;
+        r->lost_before = sp->rdb_lost || (guint32)len < sp->length;
+        tap_queue_packet(resp_eo_tap, pinfo, r);
+    }
 }
 
 /* The first pass's record of a span: kept per frame, replayed on revisits. */
@@ -1607,7 +1973,7 @@ static int raw_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, resp_co
         const resp_span_t *sp = find_span(pinfo, call, offset);
         if (!sp)
             return 0;
-        show_span(tvb, pinfo, tree, sp);
+        show_span(tvb, pinfo, tree, cd, sp);
         return (int)sp->length;
     }
     const guint8 *p = tvb_get_ptr(tvb, offset, captured - offset);
@@ -1623,7 +1989,7 @@ static int raw_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, resp_co
             k++;
         if (k > 0) {
             sp = add_span(pinfo, call, SPAN_KEEPALIVE, offset, (guint32)k);
-            show_span(tvb, pinfo, tree, sp);
+            show_span(tvb, pinfo, tree, cd, sp);
             return (int)k;
         }
         if (p[0] != '$')
@@ -1643,12 +2009,15 @@ static int raw_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, resp_co
         resp_request_t *answers = (resp_request_t *)ans_core;
         sp = add_span(pinfo, call, started == 2 ? SPAN_RDB_PREAMBLE : SPAN_RDB_HEADER, offset,
                       (guint32)(cr - p) + 2);
+        if (started == 1)
+            cd->snapshot = ++resp_snapshots;
+        sp->snapshot = cd->snapshot;
         sp->eof_framing = (guint8)s->rdb.eof_framing;
         sp->have_length = resp_rdb_length(&s->rdb, &sp->rdb_length);
         sp->answers = answers;
         if (answers && !answers->core.first_reply_frame)
             answers->core.first_reply_frame = pinfo->num;
-        show_span(tvb, pinfo, tree, sp);
+        show_span(tvb, pinfo, tree, cd, sp);
         return (int)sp->length;
     }
     case RESP_SERVER_RDB: {
@@ -1664,10 +2033,11 @@ static int raw_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, resp_co
         sp->have_length = resp_rdb_length(&s->rdb, &sp->rdb_length);
         sp->rdb_end = s->rdb.done;
         sp->rdb_lost = cd->rdb_lost;
+        sp->snapshot = cd->snapshot;
         cd->rdb_lost = 0;
         if (at < 9 && resp_rdb_version(&s->rdb) >= 0)
             sp->rdb_version = resp_rdb_version(&s->rdb);
-        show_span(tvb, pinfo, tree, sp);
+        show_span(tvb, pinfo, tree, cd, sp);
         return (int)take;
     }
     default:
@@ -1820,7 +2190,7 @@ static int dissect_resp_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             if (skip > 0 && is_request && !PINFO_FD_VISITED(pinfo) &&
                 cd->sess.client == RESP_CLIENT_CLOSED) {
                 /* the rest of what the client sent after a protocol error: nothing was lost */
-                show_span(tvb, pinfo, tree, add_span(pinfo, call_index, SPAN_IGNORED, offset, (guint32)skip));
+                show_span(tvb, pinfo, tree, cd, add_span(pinfo, call_index, SPAN_IGNORED, offset, (guint32)skip));
                 offset += (int)skip;
                 if (offset >= captured)
                     break;
@@ -2012,6 +2382,10 @@ void proto_register_resp_plugin(void)
         {&hf_resp_argument, {"Argument", "resp.argument", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
         {&hf_resp_response_in, {"Response in", "resp.response_in", FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_RESPONSE), 0x0, NULL, HFILL}},
         {&hf_resp_response_to, {"Request in", "resp.response_to", FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0x0, NULL, HFILL}},
+        {&hf_resp_response_for_command, {"Response for command", "resp.response_for.command", FT_STRING, BASE_NONE,
+                                         NULL, 0x0, "Reply: the command (and subcommand) of its request", HFILL}},
+        {&hf_resp_response_for_key, {"Response for key", "resp.response_for.key", FT_STRING, BASE_NONE, NULL, 0x0,
+                                     "Reply: the first key of its request", HFILL}},
         {&hf_resp_time, {"Time", "resp.time", FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0, "Time since the request", HFILL}},
         {&hf_resp_version, {"Protocol version", "resp.version", FT_UINT8, BASE_DEC, NULL, 0x0, "RESP version in force (HELLO)", HFILL}},
         {&hf_resp_skipped, {"Skipped bytes", "resp.skipped", FT_BYTES, BASE_NONE, NULL, 0x0, "Bytes not decoded", HFILL}},
@@ -2073,6 +2447,12 @@ void proto_register_resp_plugin(void)
         {&hf_resp_sentinel_old_port, {"Old master port", "resp.sentinel.old_port", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
         {&hf_resp_sentinel_new_ip, {"New master IP", "resp.sentinel.new_ip", FT_STRING, BASE_NONE, NULL, 0x0, NULL, HFILL}},
         {&hf_resp_sentinel_new_port, {"New master port", "resp.sentinel.new_port", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
+        {&hf_resp_auth_username, {"User name", "resp.auth.username", FT_STRING, BASE_NONE, NULL, 0x0,
+                                  "The user a request authenticates as (AUTH, HELLO AUTH, MIGRATE AUTH2, "
+                                  "CONFIG SET masteruser)", HFILL}},
+        {&hf_resp_auth_password, {"Password", "resp.auth.password", FT_STRING, BASE_NONE, NULL, 0x0,
+                                  "A password the request sends or sets (AUTH, HELLO AUTH, MIGRATE AUTH/AUTH2, "
+                                  "CONFIG SET requirepass/masterauth)", HFILL}},
     };
     static gint *ett[] = {&ett_resp, &ett_resp_element};
     static ei_register_info ei[] = {
@@ -2093,6 +2473,12 @@ void proto_register_resp_plugin(void)
                                        "Not a sentinel hello: it has not the eight comma-separated values", EXPFILL}},
         {&ei_resp_rdb_lost, {"resp.rdb.lost", PI_SEQUENCE, PI_WARN, "Snapshot bytes lost before these", EXPFILL}},
         {&ei_resp_line_continues, {"resp.line_continues", PI_REASSEMBLE, PI_NOTE, "A very long line: shown as it comes, its rest in later segments (resp.line_rest)", EXPFILL}},
+        {&ei_resp_slow_response, {"resp.slow_response", PI_SEQUENCE, PI_NOTE,
+                                  "Response slower than resp.slow_threshold", EXPFILL}},
+        {&ei_resp_export_skipped, {"resp.export_skipped", PI_UNDECODED, PI_NOTE,
+                                   "Not exported: larger than resp.export_max_size", EXPFILL}},
+        {&ei_resp_credentials_not_listed, {"resp.credentials_not_listed", PI_UNDECODED, PI_NOTE,
+                                           "Credentials not listed in the credentials tap", EXPFILL}},
     };
 
     /* Adopt the built-in "resp" protocol when this Wireshark has one. */
@@ -2124,6 +2510,18 @@ void proto_register_resp_plugin(void)
                                    "Elements of a message beyond this many are left out of the tree "
                                    "(and its filters); each takes up to 3 of Wireshark's items per packet",
                                    10, &resp_max_elements_shown);
+    prefs_register_uint_preference(module, "slow_threshold", "Slow response threshold (ms)",
+                                   "A response that takes at least this many milliseconds gets the expert "
+                                   "info resp.slow_response (0: off)",
+                                   10, &resp_slow_threshold_ms);
+    prefs_register_uint_preference(module, "export_min_size", "Smallest value to export (bytes)",
+                                   "Bulk values of at least this many bytes are listed in File > Export "
+                                   "Objects > RESP (0: none)",
+                                   10, &resp_export_min);
+    prefs_register_uint_preference(module, "export_max_size", "Largest object to export (bytes)",
+                                   "An RDB snapshot or value larger than this is not exported (export keeps "
+                                   "each object in memory until it is written)",
+                                   10, &resp_export_max);
 
     /* The name "resp" is the built-in's from 4.2 on; ours then goes by the protocol alone
      * (resp_is_resp_handle() lets other files of the plugin treat both as ours). */
@@ -2133,6 +2531,17 @@ void proto_register_resp_plugin(void)
         resp_handle = register_dissector("resp", dissect_resp, proto_resp);
     resp_stream_entry = create_dissector_handle(dissect_resp_stream, proto_resp);
     resp_rdb_channel_mains = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_str_hash, g_str_equal);
+    resp_interned = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_str_hash, g_str_equal);
+
+    resp_tap = register_tap("resp");
+    resp_credentials_tap = register_tap("credentials");
+    resp_eo_tap = resp_eo_register(proto_resp);
+    resp_stats_register(proto_resp);
+}
+
+static void resp_init(void)
+{
+    resp_snapshots = 0;
 }
 
 /* Wireshark has its own basic RESP dissector (4.0 and later), whose protocol, fields and
@@ -2169,6 +2578,7 @@ void proto_reg_handoff_resp_plugin(void)
     if (resp_registered_here)
         dissector_add_uint_with_preference("tcp.port", RESP_DEFAULT_PORT, resp_handle);
     register_init_routine(resp_take_over_ports);
+    register_init_routine(resp_init);
     heur_dissector_add("tcp", dissect_resp_heur, "RESP (Redis) over TCP", "resp_tcp", proto_resp,
                        HEURISTIC_ENABLE);
 }
