@@ -9,14 +9,18 @@
  */
 #include "config-plugin.h"
 
+#include <epan/addr_resolv.h>
 #include <epan/conversation.h>
 #include <epan/decode_as.h>
 #include <epan/exceptions.h>
 #include <epan/expert.h>
+#include <epan/follow.h>
 #include <epan/packet.h>
 #include <epan/prefs-int.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
+#include <epan/tap.h>
+#include <epan/to_str.h>
 #include <epan/uat.h>
 #include <epan/dissectors/packet-tcp.h>
 #include <wsutil/report_message.h>
@@ -41,6 +45,7 @@ static int proto_spiped = -1;
 static dissector_handle_t spiped_handle;
 static dissector_handle_t data_handle;
 static dissector_table_t spiped_port_table;
+static int spiped_follow_tap = -1; /* "spiped_follow": each decrypted record's plaintext, as a tvb */
 
 static int hf_spiped_direction = -1;
 static int hf_spiped_nonce = -1;
@@ -342,6 +347,7 @@ typedef struct {
     spiped_record_status_t status;
     guint32 len;
     guint8 *plain; /* len bytes, file scope */
+    guint32 frame; /* the frame that opened it: the only one that hands it to Follow */
 } record_result_t;
 
 typedef struct {
@@ -386,6 +392,7 @@ typedef struct {
 
 #define KEY_CALLS 0     /* packet scope */
 #define KEY_BLOB_BASE 1 /* file scope: inner_blob_t per call */
+#define KEY_FOLLOW_CONV 1 /* packet scope (its own list): the spiped_conv_t of tapped plaintext */
 
 static spiped_conv_t *get_conv(packet_info *pinfo)
 {
@@ -731,6 +738,7 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
         const guint8 *H = d == DIR_TO_SERVER ? sc->session.H_C : sc->session.H_S;
         gint64 *k = wmem_new(wmem_file_scope(), gint64);
         rr = wmem_new0(wmem_file_scope(), record_result_t);
+        rr->frame = pinfo->num;
         rr->status = spiped_record_open(E, H, n, tvb_get_ptr(tvb, offset, SPIPED_RECORD_LEN), plain, &len);
         if (rr->status == SPIPED_RECORD_OK) {
             rr->len = len;
@@ -754,6 +762,13 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
         tvbuff_t *ptvb = tvb_new_child_real_data(tvb, rr->plain, rr->len, rr->len);
         proto_tree_add_item(t, hf_spiped_decrypted, ptvb, 0, (int)rr->len, ENC_NA);
         proto_item_append_text(ti, ", %u bytes of data", rr->len);
+        /* Follow: every record once, from the frame that opened it (a retransmitted copy
+         * shows the record again, but must not repeat its bytes in the stream) */
+        if (rr->frame == pinfo->num && have_tap_listener(spiped_follow_tap)) {
+            if (!p_get_proto_data(pinfo->pool, pinfo, proto_spiped, KEY_FOLLOW_CONV))
+                p_add_proto_data(pinfo->pool, pinfo, proto_spiped, KEY_FOLLOW_CONV, sc);
+            tap_queue_packet(spiped_follow_tap, pinfo, ptvb);
+        }
     } else if (rr->status == SPIPED_RECORD_BAD_MAC) {
         expert_add_info(pinfo, ti, &ei_spiped_mac_invalid);
     } else {
@@ -967,6 +982,73 @@ static rsp_bool dissect_spiped_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tre
     return TRUE;
 }
 
+/* ---- Follow ------------------------------------------------------------------------- */
+
+/* "Follow spiped Stream" (tshark -z follow,spiped,MODE,N): the decrypted plaintext of a
+ * tunnel, both directions. A stream is the TCP connection carrying the tunnel, so the filters
+ * are TCP's (whose functions Wireshark does not export) and the stream number is tcp.stream. */
+
+static gchar *spiped_follow_conv_filter(epan_dissect_t *edt _U_, packet_info *pinfo, guint *stream,
+                                        guint *sub_stream _U_)
+{
+    /* look up only: this runs outside dissection (the GUI's selected packet) */
+    if (pinfo->ptype != PT_TCP)
+        return NULL;
+    conversation_t *conv = find_conversation(pinfo->num, &pinfo->net_src, &pinfo->net_dst, CONVERSATION_TCP,
+                                             pinfo->srcport, pinfo->destport, 0);
+    if (!conv || !conversation_get_proto_data(conv, proto_spiped))
+        return NULL;
+    struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
+    if (!tcpd)
+        return NULL;
+    *stream = tcpd->stream;
+    return g_strdup_printf("tcp.stream eq %u", tcpd->stream);
+}
+
+static gchar *spiped_follow_index_filter(guint stream, guint sub_stream _U_)
+{
+    return g_strdup_printf("tcp.stream eq %u", stream);
+}
+
+static gchar *spiped_follow_address_filter(address *src_addr, address *dst_addr, int src_port, int dst_port)
+{
+    const char *v = src_addr->type == AT_IPv6 ? "v6" : "";
+    gchar src[WS_INET6_ADDRSTRLEN], dst[WS_INET6_ADDRSTRLEN];
+    address_to_str_buf(src_addr, src, sizeof src);
+    address_to_str_buf(dst_addr, dst, sizeof dst);
+    return g_strdup_printf("((ip%s.src eq %s and tcp.srcport eq %d) and (ip%s.dst eq %s and tcp.dstport eq %d))"
+                           " or "
+                           "((ip%s.src eq %s and tcp.srcport eq %d) and (ip%s.dst eq %s and tcp.dstport eq %d))",
+                           v, src, src_port, v, dst, dst_port, v, dst, dst_port, v, src, src_port);
+}
+
+/* follow_tvb_tap_listener() takes the sender of the first tapped packet for the client. The
+ * first plaintext may come from the server (a server that speaks first, or a client whose
+ * records all fail), so the tunnel's own client is set first. */
+static tap_packet_status spiped_follow_tap_listener(void *tapdata, packet_info *pinfo, epan_dissect_t *edt,
+                                                    const void *data, tap_flags_t flags)
+{
+    follow_info_t *fi = (follow_info_t *)tapdata;
+    const spiped_conv_t *sc = (const spiped_conv_t *)p_get_proto_data(pinfo->pool, pinfo, proto_spiped,
+                                                                     KEY_FOLLOW_CONV);
+    if (fi->client_port == 0 && sc && sc->server_known) {
+        gboolean from_server = pinfo->srcport == sc->server_port && addresses_equal(&pinfo->src, &sc->server_addr);
+        fi->client_port = from_server ? pinfo->destport : pinfo->srcport;
+        copy_address(&fi->client_ip, from_server ? &pinfo->dst : &pinfo->src);
+        fi->server_port = from_server ? pinfo->srcport : pinfo->destport;
+        copy_address(&fi->server_ip, from_server ? &pinfo->src : &pinfo->dst);
+    }
+    return follow_tvb_tap_listener(tapdata, pinfo, edt, data, flags);
+}
+
+static void register_spiped_follow(void)
+{
+    spiped_follow_tap = register_tap("spiped_follow");
+    rsp_register_follow_stream(proto_spiped, "spiped_follow", spiped_follow_conv_filter, spiped_follow_index_filter,
+                               spiped_follow_address_filter, tcp_port_to_display, spiped_follow_tap_listener,
+                               get_tcp_stream_count);
+}
+
 /* ---- registration -------------------------------------------------------------------- */
 
 static void spiped_prefs_apply(void)
@@ -1072,6 +1154,7 @@ void proto_register_spiped(void)
                              decode_as_default_populate_list, decode_as_default_reset,
                              decode_as_default_change, NULL};
     register_decode_as(&da);
+    register_spiped_follow();
 }
 
 void proto_reg_handoff_spiped(void)
