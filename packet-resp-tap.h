@@ -56,7 +56,7 @@ typedef struct {
     guint32 frame;          /* where the value is; for a snapshot, where its data starts */
     const char *server;     /* "<address>:<port>" of the Redis server */
     const char *name;       /* a value: "<command>_<key>" (or "_reply" appended); a snapshot:
-                               "rdb_<server>_<n>", n its number in the file */
+                               "rdb_<address>_<port>_<n>", n its number in the file */
     const guint8 *data;
     size_t length;
     /* RESP_EO_RDB_DATA */

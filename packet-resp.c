@@ -1916,7 +1916,8 @@ static void show_span(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const
         r->kind = RESP_EO_RDB_DATA;
         r->frame = pinfo->num;
         r->server = server_text(pinfo, cd);
-        r->name = wmem_strdup_printf(pinfo->pool, "rdb_%s_%u", r->server, sp->snapshot);
+        r->name = wmem_strdup_printf(pinfo->pool, "rdb_%s_%u_%u", address_to_str(pinfo->pool, &cd->server_addr),
+                                     cd->server_port, sp->snapshot);
         r->data = tvb_get_ptr(tvb, off, len);
         r->length = (size_t)len;
         r->snapshot = sp->snapshot;

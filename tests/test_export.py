@@ -82,7 +82,8 @@ def rdb_truth(name):
 
 def expected_rdb(name):
     server, length, sha = rdb_truth(name)
-    return {massage(f"rdb_{server}_1") + ".rdb": (length, sha)}
+    addr, port = server.rsplit(":", 1)
+    return {massage(f"rdb_{addr}_{port}_1") + ".rdb": (length, sha)}
 
 
 BIG = re.compile(r"^<<len=(\d+) sha256=([0-9a-f]{64})>>$")
