@@ -11,17 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (cond) {                                                                 \
-            passed++;                                                               \
-        } else {                                                                    \
-            failed++;                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                           \
-    } while (0)
+#include "unit_check.h"
 
 /* Redis 7.0.15 (Debian 12), a primary with slots 0-5460: PING with 1 extension (hostname) (2488 bytes). */
 static const char vec_r7_ping[] =
@@ -453,6 +443,5 @@ int main(void)
     test_other_types();
     test_module();
     test_helpers();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return unit_summary();
 }

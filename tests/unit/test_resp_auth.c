@@ -8,19 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static unsigned long n_passed, n_failed;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (cond) {                                                        \
-            n_passed++;                                                    \
-        } else {                                                           \
-            n_failed++;                                                    \
-            fprintf(stderr, "FAIL %s:%d: (%s) ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-        }                                                                  \
-    } while (0)
+#include "unit_check.h"
 
 /* A request as words separated by spaces; cmd/sub as the dissector names them. */
 static void check(const char *line, const char *cmd, const char *sub, resp_auth_kind_t kind, long user,
@@ -77,6 +65,5 @@ int main(void)
     CHECK(!strcmp(resp_auth_kind_name(RESP_AUTH_MIGRATE2), "MIGRATE AUTH2"), "name");
     CHECK(resp_auth_kind_name(RESP_AUTH_NONE) == NULL, "no name for none");
 
-    printf("%lu passed, %lu failed\n", n_passed, n_failed);
-    return n_failed != 0;
+    return unit_summary();
 }

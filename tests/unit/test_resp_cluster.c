@@ -11,19 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static unsigned long n_passed, n_failed;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (cond) {                                                        \
-            n_passed++;                                                    \
-        } else {                                                           \
-            n_failed++;                                                    \
-            fprintf(stderr, "FAIL %s:%d: (%s) ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-        }                                                                  \
-    } while (0)
+#include "unit_check.h"
 
 static const struct {
     const char *key;
@@ -195,6 +183,5 @@ int main(void)
     test_errors();
     test_hello();
     test_events();
-    printf("%lu passed, %lu failed\n", n_passed, n_failed);
-    return n_failed ? 1 : 0;
+    return unit_summary();
 }

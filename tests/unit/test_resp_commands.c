@@ -14,19 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long n_passed, n_failed;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (cond) {                                                        \
-            n_passed++;                                                    \
-        } else {                                                           \
-            n_failed++;                                                    \
-            fprintf(stderr, "FAIL %s:%d: (%s) ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-        }                                                                  \
-    } while (0)
+#include "unit_check.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -893,6 +881,5 @@ int main(void)
     test_servers();
     test_keys();
     test_huge();
-    printf("%lu passed, %lu failed\n", n_passed, n_failed);
-    return n_failed == 0 ? 0 : 1;
+    return unit_summary();
 }

@@ -5,17 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (cond) {                                                                 \
-            passed++;                                                               \
-        } else {                                                                    \
-            failed++;                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                           \
-    } while (0)
+#include "unit_check.h"
 
 static resp_result_t parse(const char *s, size_t n, unsigned flags)
 {
@@ -356,7 +346,6 @@ int main(void)
         }
     }
 
-
     /* RESP_PARSE_LENIENT: well-framed content errors mark the element, not the message */
     {
         static const char *const lenient[] = {
@@ -389,6 +378,5 @@ int main(void)
     CHECK(r.status == RESP_BAD && r.err == RESP_ERR_TYPE && r.err_offset == 4);
     r = parse("*1\r\n:5\r\n", 8, 0);
     CHECK(r.status == RESP_OK);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return unit_summary();
 }

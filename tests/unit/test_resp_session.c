@@ -6,17 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (cond) {                                                                 \
-            passed++;                                                               \
-        } else {                                                                    \
-            failed++;                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                           \
-    } while (0)
+#include "unit_check.h"
 
 /* Requests by the words of a command line: "CLIENT REPLY OFF" (the caller names commands
  * and subcommands; here the first word is the command, the second its subcommand for CLIENT
@@ -423,6 +413,5 @@ int main(void)
     test_replication_continue_and_sync();
     test_rdb_eof_mark();
     test_gap();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_summary();
 }

@@ -20,17 +20,7 @@
 #include "spiped_crypto.h"
 #include "spiped_vectors.h"
 
-static int passed, failed;
-
-#define CHECK(cond, what)                                                   \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-        } else {                                                            \
-            failed++;                                                       \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, what);          \
-        }                                                                   \
-    } while (0)
+#include "unit_check.h"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -300,7 +290,7 @@ static void test_records(void)
         CHECK(spiped_record_seal_plaintext(E, H, 9, pt, rec) == 0, "seal raw plaintext");
         char what[64];
         snprintf(what, sizeof what, "L = %u -> BAD_LENGTH", (unsigned)badL[i]);
-        CHECK(spiped_record_open(E, H, 9, rec, out, &len) == SPIPED_RECORD_BAD_LENGTH, what);
+        CHECK(spiped_record_open(E, H, 9, rec, out, &len) == SPIPED_RECORD_BAD_LENGTH, "%s", what);
     }
     pt[1024] = 0; pt[1025] = 0; pt[1026] = 0x04; pt[1027] = 0x00;   /* L = 1024 */
     spiped_record_seal_plaintext(E, H, 9, pt, rec);
@@ -407,6 +397,5 @@ int main(void)
     test_dh_checks();
     test_records();
     test_real_vectors();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return unit_summary();
 }

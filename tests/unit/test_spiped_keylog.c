@@ -16,6 +16,8 @@
 
 #include "spiped_keylog.h"
 
+#include "unit_check.h"
+
 #define DH SPIPED_KEYLOG_DH_LEN
 #define LINE_LEN (16 + 1 + 2 * DH + 1 + 2 * DH)   /* without the newline */
 
@@ -34,18 +36,6 @@
 #else
 #define OPTIMIZED 0     /* -O0 (e.g. a Debug build) is several times slower */
 #endif
-
-static int passed, failed;
-
-#define CHECK(cond, what)                                                   \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-        } else {                                                            \
-            failed++;                                                       \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, what);          \
-        }                                                                   \
-    } while (0)
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -139,11 +129,11 @@ static void expect_bad(const char *bad, const char *reason_part, const char *wha
     n += fmt_line(buf + n, y, ysc, 0, "\n");
     buf[n] = '\0';
     kl = load(buf, &st);
-    CHECK(st.malformed == 1, what);
-    CHECK(st.first_malformed_line == 1, what);
-    CHECK(reason_has(&st, reason_part), what);
-    CHECK(st.secrets == 1 && found(kl, y, ysc), what);
-    CHECK(st.lines == 2, what);
+    CHECK(st.malformed == 1, "%s", what);
+    CHECK(st.first_malformed_line == 1, "%s", what);
+    CHECK(reason_has(&st, reason_part), "%s", what);
+    CHECK(st.secrets == 1 && found(kl, y, ysc), "%s", what);
+    CHECK(st.lines == 2, "%s", what);
     spiped_keylog_free(kl);
 }
 
@@ -764,6 +754,5 @@ int main(void)
     test_overlong();
     test_many_lookups();
     test_million_lines();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return unit_summary();
 }
