@@ -53,8 +53,12 @@ static gboolean resp_registered_here; /* this Wireshark has no built-in RESP dis
 static dissector_handle_t resp_stream_entry; /* for decrypted streams, see packet-resp.h */
 /* Redis 8 replication: "<server>:<port>/<client id>" of +RDBCHANNELSYNC -> that resp_conv_t */
 static wmem_map_t *resp_rdb_channel_mains;
-/* Names and keys a request record keeps for the reply's taps: one copy of each (file scope) */
-static wmem_map_t *resp_interned;
+/* What request records point to, one copy each (file scope): command identities by table
+ * entry and by name, first keys by their bytes; and the credentials of requests */
+static wmem_map_t *resp_cmd_ids_by_info;
+static wmem_map_t *resp_cmd_ids_by_name;
+static wmem_map_t *resp_keys;
+static wmem_map_t *resp_credentials; /* resp_request_t * -> resp_cred_t * */
 
 /* Taps: "resp" (one resp_tap_frame_t per frame), "resp_eo" (export objects) and Wireshark's
  * "credentials" */
@@ -189,14 +193,22 @@ typedef struct {
     const char *username; /* NULL: none named */
 } resp_cred_t;
 
-/* A request as the session core tracks it, plus what its reply's taps need of it. */
+/* What a request is, one per distinct command and subcommand of the file (interned), for its
+ * reply's items and taps. */
+typedef struct {
+    const char *cmd, *sub;          /* static (the command table's) or file scope */
+    const char *full;               /* "CONFIG SET" */
+    const resp_command_info_t *ci;  /* top-level command, or NULL */
+    gboolean may_carry_credentials; /* AUTH, HELLO, MIGRATE, CONFIG */
+} resp_cmd_id_t;
+
+/* A request as the session core tracks it, plus what its reply needs of it: kept for every
+ * request of the file, so as small as it can be. Credentials, rare, are in resp_credentials. */
 typedef struct {
     resp_req_t core; /* first: the core's queues link these */
     nstime_t ts;
-    const char *cmd, *sub;          /* static (the command table's) or interned */
-    const resp_command_info_t *ci;  /* top-level command, or NULL */
-    const char *first_key;          /* interned, printable; NULL: none */
-    const resp_cred_t *cred;        /* NULL: none */
+    const resp_cmd_id_t *id;  /* NULL: no command */
+    const char *first_key;    /* interned, printable; NULL: none */
 } resp_request_t;
 
 typedef struct {
@@ -872,14 +884,34 @@ static char *rdb_channel_key(wmem_allocator_t *pool, const resp_conv_t *cd, cons
                               cd->server_port, rsp_format_text(pool, id, MIN(n, 20)));
 }
 
-static const char *intern(const char *s)
+/* The identity of a request's command: found by its table entry (the subcommand's, if any)
+ * or, for a name the table does not know, by name. */
+static const resp_cmd_id_t *cmd_id(wmem_allocator_t *pool, const resp_command_info_t *ci,
+                                   const resp_command_info_t *sci, const char *cmd, const char *sub)
 {
-    const char *k = (const char *)wmem_map_lookup(resp_interned, s);
-    if (!k) {
-        k = wmem_strdup(wmem_file_scope(), s);
-        wmem_map_insert(resp_interned, k, (void *)k);
+    const void *entry = sci ? (const void *)sci : !sub ? (const void *)ci : NULL;
+    const resp_cmd_id_t *id;
+    char *full = NULL;
+    if (entry) {
+        id = (const resp_cmd_id_t *)wmem_map_lookup(resp_cmd_ids_by_info, entry);
+    } else {
+        full = wmem_strconcat(pool, cmd, sub ? " " : "", sub ? sub : "", NULL);
+        id = (const resp_cmd_id_t *)wmem_map_lookup(resp_cmd_ids_by_name, full);
     }
-    return k;
+    if (id)
+        return id;
+    resp_cmd_id_t *n = wmem_new0(wmem_file_scope(), resp_cmd_id_t);
+    n->cmd = ci ? cmd : wmem_strdup(wmem_file_scope(), cmd);
+    n->sub = !sub || sci ? sub : wmem_strdup(wmem_file_scope(), sub);
+    n->full = sub ? wmem_strconcat(wmem_file_scope(), n->cmd, " ", n->sub, NULL) : n->cmd;
+    n->ci = ci;
+    n->may_carry_credentials = !strcmp(cmd, "AUTH") || !strcmp(cmd, "HELLO") || !strcmp(cmd, "MIGRATE") ||
+                               !strcmp(cmd, "CONFIG");
+    if (entry)
+        wmem_map_insert(resp_cmd_ids_by_info, entry, n);
+    else
+        wmem_map_insert(resp_cmd_ids_by_name, n->full, n);
+    return n;
 }
 
 /* A key as the taps name it: printable, and bounded (a hostile key may be megabytes). */
@@ -888,6 +920,43 @@ static const char *tap_key(const walk_t *w, guint k)
 {
     guint i = w->key_idx[k];
     return short_value(w->pinfo->pool, w->argv[i], w->arg_len[i], RESP_TAP_KEY_MAX);
+}
+
+/* Keys by their bytes, so that a request's first key is formatted only the first time it is
+ * seen (hot keys repeat). */
+typedef struct {
+    size_t len;
+    const guint8 *bytes;
+} key_bytes_t;
+
+static guint key_bytes_hash(gconstpointer k)
+{
+    const key_bytes_t *kb = (const key_bytes_t *)k;
+    return wmem_strong_hash(kb->bytes, kb->len);
+}
+
+static gboolean key_bytes_equal(gconstpointer a, gconstpointer b)
+{
+    const key_bytes_t *x = (const key_bytes_t *)a, *y = (const key_bytes_t *)b;
+    return x->len == y->len && !memcmp(x->bytes, y->bytes, x->len);
+}
+
+static const char *intern_key(const walk_t *w, guint k)
+{
+    guint i = w->key_idx[k];
+    key_bytes_t probe = {MIN(w->arg_len[i], (size_t)RESP_TAP_KEY_MAX + 1), w->argv[i]};
+    const char *text = (const char *)wmem_map_lookup(resp_keys, &probe);
+    if (text && w->arg_len[i] <= RESP_TAP_KEY_MAX)
+        return text;
+    /* a key longer than the bound is named by its start and its length: not shared */
+    text = wmem_strdup(wmem_file_scope(), tap_key(w, k));
+    if (w->arg_len[i] <= RESP_TAP_KEY_MAX) {
+        key_bytes_t *kb = wmem_new(wmem_file_scope(), key_bytes_t);
+        kb->len = probe.len;
+        kb->bytes = (const guint8 *)wmem_memdup(wmem_file_scope(), w->argv[i], probe.len ? probe.len : 1);
+        wmem_map_insert(resp_keys, kb, (void *)text);
+    }
+    return text;
 }
 
 static const char *find_credentials(const walk_t *w, const char *cmd, const char *sub,
@@ -900,18 +969,16 @@ static void record_request(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi, cons
     resp_request_t *req = new_request_record(w->pinfo);
     if (is_cmd) {
         int ua, pa;
-        req->cmd = ci ? cmd : intern(cmd);
-        req->sub = !sub || sci ? sub : intern(sub);
-        req->ci = ci;
+        req->id = cmd_id(w->pinfo->pool, ci, sci, cmd, sub);
         if (w->n_keys)
-            req->first_key = intern(tap_key(w, 0));
-        const char *what = find_credentials(w, cmd, sub, &ua, &pa);
+            req->first_key = intern_key(w, 0);
+        const char *what = req->id->may_carry_credentials ? find_credentials(w, cmd, sub, &ua, &pa) : NULL;
         if (what) {
             resp_cred_t *c = wmem_new0(wmem_file_scope(), resp_cred_t);
             c->what = what;
             if (ua >= 0)
                 c->username = rsp_format_text(wmem_file_scope(), w->argv[ua], MIN(w->arg_len[ua], 256));
-            req->cred = c;
+            wmem_map_insert(resp_credentials, req, c);
         }
     }
     resp_cmd_t c = cmd_facts(w, cmd, sub);
@@ -1032,8 +1099,16 @@ static void credential_items(walk_t *w, proto_tree *rt, const char *cmd, const c
  * pipelined AUTH replies could take them all. */
 #define RESP_CREDENTIALS_PER_FRAME 1000
 
+/* The credentials a request carries (recorded by the first pass), NULL for none. */
+static const resp_cred_t *request_credentials(const resp_request_t *req)
+{
+    if (!req || !req->id || !req->id->may_carry_credentials)
+        return NULL;
+    return (const resp_cred_t *)wmem_map_lookup(resp_credentials, req);
+}
+
 /* The reply to a request carrying credentials: to the credentials tap, with its verdict. */
-static void tap_credentials(walk_t *w, const resp_request_t *req, proto_item *ti)
+static void tap_credentials(walk_t *w, const resp_request_t *req, const resp_cred_t *cred, proto_item *ti)
 {
     packet_info *pinfo = w->pinfo;
     resp_pass_t *pass = get_pass(pinfo);
@@ -1056,10 +1131,9 @@ static void tap_credentials(walk_t *w, const resp_request_t *req, proto_item *ti
     resp_tap_credential_t *c = wmem_new0(pinfo->pool, resp_tap_credential_t);
     c->num = c->username_num = req->core.frame;
     c->password_hf_id = (guint)hf_resp_auth_password;
-    c->username = wmem_strdup(pinfo->pool, req->cred->username ? req->cred->username
-                                                               : RESP_CREDENTIALS_PLACEHOLDER);
+    c->username = wmem_strdup(pinfo->pool, cred->username ? cred->username : RESP_CREDENTIALS_PLACEHOLDER);
     c->proto = "RESP";
-    c->info = wmem_strdup_printf(pinfo->pool, "%s %s (reply in frame %u)", req->cred->what, verdict, pinfo->num);
+    c->info = wmem_strdup_printf(pinfo->pool, "%s %s (reply in frame %u)", cred->what, verdict, pinfo->num);
     tap_queue_packet(resp_credentials_tap, pinfo, c);
 }
 
@@ -1111,9 +1185,9 @@ static void gather_facts(walk_t *w, const resp_msg_info_t *mi, const resp_comman
             m.channel = w->argc == 3 ? short_value(pinfo->pool, w->argv[1], w->arg_len[1], RESP_TAP_KEY_MAX) : NULL;
     } else if (kind == RESP_MSG_RESPONSE && mi && mi->answers && mi->answers->core.kind != RESP_REQ_GAP) {
         const resp_request_t *req = mi->answers;
-        m.command = req->cmd;
-        m.subcommand = req->sub;
-        m.command_info = req->ci;
+        m.command = req->id ? req->id->cmd : NULL;
+        m.subcommand = req->id ? req->id->sub : NULL;
+        m.command_info = req->id ? req->id->ci : NULL;
         if (req->first_key) {
             m.keys = &req->first_key;
             m.n_keys = 1;
@@ -1213,9 +1287,9 @@ static void export_values(walk_t *w, const resp_conv_t *cd, const resp_msg_info_
         e->data_len < resp_export_min)
         return;
     const resp_request_t *req = mi && mi->answers && mi->answers->core.kind != RESP_REQ_GAP ? mi->answers : NULL;
-    const char *name = !req || !req->cmd ? "reply" :
-                       req->first_key ? wmem_strdup_printf(pool, "%s_%s_reply", req->cmd, req->first_key)
-                                      : wmem_strdup_printf(pool, "%s_reply", req->cmd);
+    const char *name = !req || !req->id ? "reply" :
+                       req->first_key ? wmem_strdup_printf(pool, "%s_%s_reply", req->id->cmd, req->first_key)
+                                      : wmem_strdup_printf(pool, "%s_reply", req->id->cmd);
     export_value(w, cd, name, w->msg + e->data_offset, e->data_len, ti);
 }
 
@@ -1375,8 +1449,9 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     resp_msg_kind_t kind = w.facts.kind;
     if (tapping)
         tap_message(&w);
-    if (kind == RESP_MSG_RESPONSE && mi && mi->answers && mi->answers->cred)
-        tap_credentials(&w, mi->answers, ti);
+    const resp_cred_t *cred = kind == RESP_MSG_RESPONSE && mi ? request_credentials(mi->answers) : NULL;
+    if (cred)
+        tap_credentials(&w, mi->answers, cred, ti);
     if (kind == RESP_MSG_REQUEST || kind == RESP_MSG_REPLICATION || kind == RESP_MSG_RESPONSE)
         export_values(&w, cd, mi, is_cmd ? cmd : NULL, ti);
     return ti;
@@ -1634,10 +1709,8 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         pi = proto_tree_add_uint(rt, hf_resp_response_to, tvb, 0, 0, mi->answers->core.frame);
         proto_item_set_generated(pi);
         /* what was asked, on the reply's own row (as HTTP's http.response_for.uri) */
-        if (mi->answers->cmd) {
-            const char *full = mi->answers->sub ? wmem_strconcat(pinfo->pool, mi->answers->cmd, " ",
-                                                                 mi->answers->sub, NULL) : mi->answers->cmd;
-            pi = proto_tree_add_string(rt, hf_resp_response_for_command, tvb, 0, 0, full);
+        if (mi->answers->id) {
+            pi = proto_tree_add_string(rt, hf_resp_response_for_command, tvb, 0, 0, mi->answers->id->full);
             proto_item_set_generated(pi);
         }
         if (mi->answers->first_key) {
@@ -1653,9 +1726,8 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         if (resp_slow_threshold_ms && kind == RESP_MSG_RESPONSE &&
             nstime_to_msec(&delta) >= (double)resp_slow_threshold_ms)
             expert_add_info_format(pinfo, pi, &ei_resp_slow_response,
-                                   "Slow response: %.3f ms to %s%s%s (frame %u), threshold %u ms",
-                                   nstime_to_msec(&delta), mi->answers->cmd ? mi->answers->cmd : "the request",
-                                   mi->answers->sub ? " " : "", mi->answers->sub ? mi->answers->sub : "",
+                                   "Slow response: %.3f ms to %s (frame %u), threshold %u ms",
+                                   nstime_to_msec(&delta), mi->answers->id ? mi->answers->id->full : "the request",
                                    mi->answers->core.frame, resp_slow_threshold_ms);
     }
     if (mi && mi->unmatched)
@@ -2532,7 +2604,10 @@ void proto_register_resp_plugin(void)
         resp_handle = register_dissector("resp", dissect_resp, proto_resp);
     resp_stream_entry = create_dissector_handle(dissect_resp_stream, proto_resp);
     resp_rdb_channel_mains = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_str_hash, g_str_equal);
-    resp_interned = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_str_hash, g_str_equal);
+    resp_cmd_ids_by_info = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash, g_direct_equal);
+    resp_cmd_ids_by_name = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_str_hash, g_str_equal);
+    resp_keys = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), key_bytes_hash, key_bytes_equal);
+    resp_credentials = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash, g_direct_equal);
 
     resp_tap = register_tap("resp");
     resp_credentials_tap = register_tap("credentials");
