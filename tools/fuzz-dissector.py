@@ -57,6 +57,7 @@ Reproduce one variant: --seed S --only CAPTURE:VARIANT (e.g. --only resp-basic:7
 """
 
 import argparse
+import atexit
 import concurrent.futures
 import ctypes
 import fnmatch
@@ -964,6 +965,20 @@ def check_harness(build, env, sanitized, workdir, max_rss_mb):
 
 # ---- campaign -----------------------------------------------------------------------------
 
+_EXPORT_DIR = None
+
+
+def export_dir():
+    """One folder for the objects the taps mode exports (tshark runs as nobody under root: it
+    must be writable by all), removed when the campaign ends."""
+    global _EXPORT_DIR
+    if _EXPORT_DIR is None:
+        _EXPORT_DIR = tempfile.mkdtemp(prefix="fuzz-dissector-eo-")
+        os.chmod(_EXPORT_DIR, 0o1777)
+        atexit.register(shutil.rmtree, _EXPORT_DIR, True)
+    return _EXPORT_DIR
+
+
 def modes_for(name, mode_filter, tree_limit=300):
     spiped = name.startswith("spiped-")
     keyopts = []
@@ -979,6 +994,12 @@ def modes_for(name, mode_filter, tree_limit=300):
     modes.append(("treelimit", keyopts + ["-V", "-o", f"gui.max_tree_items:{tree_limit}"]))
     if spiped:
         modes.append(("nokey", ["-o", "spiped.tcp.port:6489"] if name.startswith("spiped-fs-keylog-") else []))
+    # every tap of the plugin at once (statistics trees, SRT, credentials, follow, export objects)
+    modes.append(("taps", keyopts + ["-q", "-o", "resp.slow_threshold:1", "-o", "resp.export_min_size:16",
+                                     "-o", "resp.export_max_size:1000000",
+                                     "-z", "resp,tree", "-z", "resp_keys,tree", "-z", "resp_clients,tree",
+                                     "-z", "resp,srt", "-z", "credentials", "-z", "follow,spiped,raw,0",
+                                     "--export-objects", f"resp,{export_dir()}"]))
     if mode_filter:
         modes = [m for m in modes if m[0] in mode_filter]
     return modes
@@ -1036,7 +1057,7 @@ def main():
                     help="capture names or globs under test-captures (default: *.pcap)")
     ap.add_argument("--only", metavar="CAPTURE:VARIANT", action="append",
                     help="run just this variant (repeatable)")
-    ap.add_argument("--modes", help="comma-separated subset of plain,V,2V,noreasm-V,treelimit,nokey")
+    ap.add_argument("--modes", help="comma-separated subset of plain,V,2V,noreasm-V,treelimit,nokey,taps")
     ap.add_argument("--no-baseline", dest="baseline", action="store_false",
                     help="skip the unmutated captures (variant 0)")
     ap.add_argument("--shuffle", action="store_true",
