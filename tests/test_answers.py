@@ -171,25 +171,33 @@ def test_slow_responses_of_the_real_capture():
 
 def test_custom_columns_of_the_example_profile():
     """docs/columns-profile/preferences: the command and key on both rows of a pair, the
-    response time on the reply's, as the fields say."""
+    response time on the reply's, as the fields say. Read with -T tabs (column fields named by
+    title, _ws.col.<title>, exist on 4.0 only)."""
     from conftest import CAPTURES, ROOT
     text = (ROOT / "docs" / "columns-profile" / "preferences").read_text()
     fmt = re.search(r"^gui\.column\.format:\s*((?:\s*\".*?\",\s*\".*?\",?)+)", text, re.M).group(1)
-    cols = re.findall(r'"(.*?)",\s*"(.*?)"', fmt)
-    assert [t for t, _ in cols][-4:] == ["Command", "Key", "Resp. time", "Info"], cols
-    option = "gui.column.format:" + ",".join(f'"{t}","{f}"' for t, f in cols)
-    rows = frames(CAPTURES / "resp-basic.pcap",
-                  ["frame.number", "_ws.col.Command", "_ws.col.Key", "_ws.col.Resp. time", "resp.command",
-                   "resp.key", "resp.response_to", "resp.time"], "resp", ["-o", option])
+    cols = dict(re.findall(r'"(.*?)",\s*"(.*?)"', fmt))
+    assert list(cols)[-4:] == ["Command", "Key", "Resp. time", "Info"], cols
+    ours = ["Command", "Key", "Resp. time"]
+    option = "gui.column.format:" + ",".join(f'"{t}","{cols[t]}"' for t in ["No."] + ours)
+    cap = CAPTURES / "resp-basic.pcap"
+    shown = {}
+    for line in tshark("-r", cap, "-T", "tabs", "-Y", "resp", "-o", option).stdout.splitlines():
+        no, *rest = line.split("\t")
+        rest += [""] * (len(ours) - len(rest))
+        shown[int(no)] = dict(zip(ours, rest))
+    rows = frames(cap, ["frame.number", "resp.command", "resp.key", "resp.response_to", "resp.time"], "resp")
     by_frame = {int(r["frame.number"][0]): r for r in rows}
+    assert sorted(shown) == sorted(by_frame)
     replies = 0
-    for r in rows:
+    for f, r in by_frame.items():
         if r["resp.response_to"]:
             req = by_frame[int(r["resp.response_to"][0])]
             replies += 1
-            assert r["_ws.col.Command"][0].split(" ")[0] == req["resp.command"][0]
-            assert r["_ws.col.Key"] == req["resp.key"][:1]
-            assert float(r["_ws.col.Resp. time"][0]) == float(r["resp.time"][0])
+            assert shown[f]["Command"].split(" ")[0] == req["resp.command"][0]
+            assert shown[f]["Key"] == (req["resp.key"][0] if req["resp.key"] else "")
+            assert float(shown[f]["Resp. time"]) == float(r["resp.time"][0])
         elif r["resp.command"]:
-            assert r["_ws.col.Command"] == [",".join(r["resp.command"])]
+            assert shown[f]["Command"] == ",".join(r["resp.command"])
+            assert shown[f]["Resp. time"] == ""
     assert replies >= 30
