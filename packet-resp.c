@@ -435,7 +435,6 @@ typedef struct {
     resp_tap_msg_t facts; /* what the message is, gathered once for the tree, Info and taps */
     guint *key_idx;   /* argument indices of the request's keys, once gathered */
     guint n_keys;
-    gboolean keys_gathered;
     gboolean cut;     /* a value of the message is not whole in the capture */
     guint64 deepest;  /* nesting beyond RESP_MAX_DEPTH: framed, not shown */
     guint shown;      /* elements put in the tree */
@@ -944,18 +943,18 @@ static gboolean key_bytes_equal(gconstpointer a, gconstpointer b)
 static const char *intern_key(const walk_t *w, guint k)
 {
     guint i = w->key_idx[k];
-    key_bytes_t probe = {MIN(w->arg_len[i], (size_t)RESP_TAP_KEY_MAX + 1), w->argv[i]};
-    const char *text = (const char *)wmem_map_lookup(resp_keys, &probe);
-    if (text && w->arg_len[i] <= RESP_TAP_KEY_MAX)
-        return text;
     /* a key longer than the bound is named by its start and its length: not shared */
+    if (w->arg_len[i] > RESP_TAP_KEY_MAX)
+        return wmem_strdup(wmem_file_scope(), tap_key(w, k));
+    key_bytes_t probe = {w->arg_len[i], w->argv[i]};
+    const char *text = (const char *)wmem_map_lookup(resp_keys, &probe);
+    if (text)
+        return text;
     text = wmem_strdup(wmem_file_scope(), tap_key(w, k));
-    if (w->arg_len[i] <= RESP_TAP_KEY_MAX) {
-        key_bytes_t *kb = wmem_new(wmem_file_scope(), key_bytes_t);
-        kb->len = probe.len;
-        kb->bytes = (const guint8 *)wmem_memdup(wmem_file_scope(), w->argv[i], probe.len ? probe.len : 1);
-        wmem_map_insert(resp_keys, kb, (void *)text);
-    }
+    key_bytes_t *kb = wmem_new(wmem_file_scope(), key_bytes_t);
+    kb->len = probe.len;
+    kb->bytes = (const guint8 *)wmem_memdup(wmem_file_scope(), probe.bytes, probe.len ? probe.len : 1);
+    wmem_map_insert(resp_keys, kb, (void *)text);
     return text;
 }
 
@@ -1149,7 +1148,6 @@ static void collect_key(size_t i, void *ud)
 /* The request's keys, found once for the tree, the record and the taps. */
 static void gather_keys(walk_t *w, const resp_command_info_t *c)
 {
-    w->keys_gathered = TRUE;
     w->n_keys = 0;
     if (!c || !w->argc)
         return;
@@ -1640,8 +1638,8 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
                 add_command_servers(rt, pi, tvb, sci);
         }
         /* keys and arguments are formatted only for a visible tree or a filter using them */
-        if (w->keys_gathered && (proto_field_is_referenced(rt, hf_resp_key) ||
-                                 proto_field_is_referenced(rt, hf_resp_slot)))
+        if (w->n_keys && (proto_field_is_referenced(rt, hf_resp_key) ||
+                          proto_field_is_referenced(rt, hf_resp_slot)))
             for (guint k = 0; k < w->n_keys; k++)
                 add_key(w, rt, w->key_idx[k]);
         credential_items(w, rt, cmd, sub);
