@@ -211,18 +211,46 @@ typedef struct {
     const char *first_key;    /* interned, printable; NULL: none */
 } resp_request_t;
 
+/* Why the server sends no reply to a request (resp.no_reply). */
+typedef enum {
+    NO_REPLY_NONE,          /* it does reply */
+    NO_REPLY_CLOSED,
+    NO_REPLY_EMPTY,
+    NO_REPLY_FROM_REPLICA,
+    NO_REPLY_CLIENT_REPLY,
+    NO_REPLY_REPLY_OFF,
+    NO_REPLY_REPLY_SKIP,
+} resp_no_reply_t;
+
+static const char *const no_reply_text[] = {
+    NULL,
+    "after a protocol error: the server reads nothing more of this connection",
+    "empty request: the server skips it",
+    "from a replica: its master answers nothing it sends",
+    "CLIENT REPLY OFF and SKIP are not answered",
+    "CLIENT REPLY OFF is in force",
+    "CLIENT REPLY SKIP silences this reply",
+};
+
+/* What a replication message adds: rare, so kept apart from the record every message has. */
 typedef struct {
-    resp_msg_kind_t kind;
-    guint8 version;
-    gboolean unmatched;
-    const char *no_reply;    /* a request the server does not answer: why */
-    resp_request_t *req;     /* a request, or a master's GETACK: itself */
-    resp_request_t *answers; /* a reply, or a replica's ACK: the request it answers */
     gboolean have_lag;       /* a replica's ACK */
     gint64 lag;
     const char *repl_id;     /* +FULLRESYNC / +CONTINUE */
     gboolean have_repl_offset;
     guint64 repl_offset;
+} resp_msg_repl_t;
+
+/* The first pass's record of one message, kept by value in its frame's array (32 bytes: the
+ * file has one per message). kind 0: no record. */
+typedef struct {
+    guint8 kind;             /* resp_msg_kind_t */
+    guint8 version;
+    guint8 unmatched;
+    guint8 no_reply;         /* resp_no_reply_t */
+    resp_request_t *req;     /* a request, or a master's GETACK: itself */
+    resp_request_t *answers; /* a reply, or a replica's ACK: the request it answers */
+    resp_msg_repl_t *repl;   /* NULL: none */
 } resp_msg_info_t;
 
 typedef struct {
@@ -283,7 +311,7 @@ typedef struct {
 typedef struct {
     wmem_array_t *call_verified; /* guint8 per call: 1 not verified, 2 verified */
     wmem_array_t *call_line_rest; /* guint32 per call: bytes ending a long line shown earlier */
-    wmem_array_t *msgs;          /* resp_msg_info_t * per message */
+    wmem_array_t *msgs;          /* resp_msg_info_t per message */
     wmem_array_t *spans;         /* resp_span_t: replication bytes that are no message */
 } resp_frame_t;
 
@@ -335,7 +363,8 @@ static void frame_slot_put(wmem_array_t **a, guint elem_size, guint i, const voi
 {
     if (!*a)
         *a = wmem_array_sized_new(wmem_file_scope(), elem_size, 4);
-    static const guint8 zero[sizeof(void *)];
+    static const guint8 zero[64];
+    DISSECTOR_ASSERT(elem_size <= sizeof zero);
     while (wmem_array_get_count(*a) < i)
         wmem_array_append(*a, zero, 1);
     if (i < wmem_array_get_count(*a))
@@ -344,10 +373,17 @@ static void frame_slot_put(wmem_array_t **a, guint elem_size, guint i, const voi
         wmem_array_append(*a, value, 1);
 }
 
-/* Once our entries fill the Info column, later ones would be cut off anyway. */
-static gboolean info_full(packet_info *pinfo)
+/* Whether text for the Info column is worth making: there are columns (tshark -q has none),
+ * and our entries do not fill it yet (later ones would be cut off anyway). */
+static gboolean info_wanted(packet_info *pinfo)
 {
-    return get_pass(pinfo)->info_len >= COL_MAX_INFO_LEN;
+    return pinfo->cinfo && get_pass(pinfo)->info_len < COL_MAX_INFO_LEN;
+}
+
+/* Whether items' texts are shown: a tree built only for a filter keeps fields, not texts. */
+static gboolean tree_visible(proto_tree *tree)
+{
+    return tree && PTREE_DATA(tree)->visible;
 }
 
 /* Appends to the Info column, comma-separated between our own entries only, so that text an
@@ -355,7 +391,7 @@ static gboolean info_full(packet_info *pinfo)
 static void info_add(packet_info *pinfo, const char *text)
 {
     resp_pass_t *p = get_pass(pinfo);
-    if (p->info_len >= COL_MAX_INFO_LEN)
+    if (!pinfo->cinfo || p->info_len >= COL_MAX_INFO_LEN)
         return;
     if (p->infos++ == 0)
         col_append_str(pinfo->cinfo, COL_INFO, text);
@@ -473,12 +509,17 @@ static void alloc_args(walk_t *w, const resp_element_t *top)
         cap = (size_t)top->count;
     else if (top->type != RESP_ARRAY && top->type != RESP_INLINE)
         cap = 0;
-    wmem_allocator_t *pool = w->pinfo->pool;
+    /* one block for the argument arrays and the key indices (gather_keys) */
+    size_t each = cap ? cap : 1;
+    guint8 *block = (guint8 *)wmem_alloc(w->pinfo->pool,
+                                         each * (sizeof(const guint8 *) + sizeof(size_t) + 2 * sizeof(int) +
+                                                 sizeof(guint)));
     w->arg_cap = (guint)cap;
-    w->argv = wmem_alloc_array(pool, const guint8 *, cap ? cap : 1);
-    w->arg_len = wmem_alloc_array(pool, size_t, cap ? cap : 1);
-    w->arg_off = wmem_alloc_array(pool, int, cap ? cap : 1);
-    w->arg_span = wmem_alloc_array(pool, int, cap ? cap : 1);
+    w->argv = (const guint8 **)block;
+    w->arg_len = (size_t *)(block + each * sizeof(const guint8 *));
+    w->arg_off = (int *)(block + each * (sizeof(const guint8 *) + sizeof(size_t)));
+    w->arg_span = w->arg_off + each;
+    w->key_idx = (guint *)(w->arg_span + each);
 }
 
 /* Forgets what a walk gathered (the argument arrays stay allocated) before a walk again. */
@@ -674,13 +715,16 @@ static void walk_element(void *ud, const resp_element_t *e)
         ti = proto_tree_add_boolean(tree, hf_resp_boolean, tvb, off, span, (guint32)e->count);
         break;
     case RESP_DOUBLE: {
+        if (!proto_field_is_referenced(tree, hf_resp_double))
+            break;
         char *s = rsp_format_text(pool, data, e->data_len);
         gdouble v = g_ascii_strtod(s, NULL); /* understands inf, -inf and nan */
         ti = proto_tree_add_double(tree, hf_resp_double, tvb, off, span, v);
         break;
     }
     case RESP_BIG_NUMBER:
-        ti = proto_tree_add_string(tree, hf_resp_big_number, tvb, off, span,
+        if (proto_field_is_referenced(tree, hf_resp_big_number))
+            ti = proto_tree_add_string(tree, hf_resp_big_number, tvb, off, span,
                                    rsp_format_text(pool, data, e->data_len));
         break;
     case RESP_BULK_STRING:
@@ -700,20 +744,27 @@ static void walk_element(void *ud, const resp_element_t *e)
             /* cut before its format: nothing to show yet */
             proto_item_append_text(ti, ": [incomplete]");
         } else if (verb) {
-            proto_tree_add_string(st, hf_resp_verbatim_format, tvb, doff, 3,
-                                  rsp_format_text(pool, data, 3));
-            proto_item_append_text(ti, " (%s): %s", rsp_format_text(pool, data, 3),
-                                   short_value(pool, data + 4, e->data_len - 4,
-                                               resp_value_display_len));
-            proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff + 4,
-                                              dlen - 4, NULL, "%s",
-                                              short_value(pool, data + 4, e->data_len - 4,
-                                                          resp_value_display_len));
+            if (proto_field_is_referenced(tree, hf_resp_verbatim_format))
+                proto_tree_add_string(st, hf_resp_verbatim_format, tvb, doff, 3,
+                                      rsp_format_text(pool, data, 3));
+            if (tree_visible(tree)) {
+                const char *shown = short_value(pool, data + 4, e->data_len - 4, resp_value_display_len);
+                proto_item_append_text(ti, " (%s): %s", rsp_format_text(pool, data, 3), shown);
+                proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff + 4,
+                                                  dlen - 4, NULL, "%s", shown);
+            } else {
+                proto_tree_add_item(st, hf_resp_bulk_string_value, tvb, doff + 4, dlen - 4, ENC_NA);
+            }
         } else {
-            const char *shown = short_value(pool, data, e->data_len, resp_value_display_len);
-            proto_item_append_text(ti, ": %s", shown);
-            proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff, dlen,
-                                              NULL, "%s", shown);
+            /* the shortened text only for a visible tree; a filter reads the bytes */
+            if (tree_visible(tree)) {
+                const char *shown = short_value(pool, data, e->data_len, resp_value_display_len);
+                proto_item_append_text(ti, ": %s", shown);
+                proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff, dlen,
+                                                  NULL, "%s", shown);
+            } else {
+                proto_tree_add_item(st, hf_resp_bulk_string_value, tvb, doff, dlen, ENC_NA);
+            }
             if ((gint64)e->data_len < e->count)
                 expert_add_info_format(w->pinfo, ti, &ei_resp_truncated,
                                        "Value incomplete here: %zu of %" G_GINT64_FORMAT
@@ -722,10 +773,10 @@ static void walk_element(void *ud, const resp_element_t *e)
         break;
     }
     case RESP_INLINE:
-        ti = proto_tree_add_string(tree, hf_resp_inline, tvb, off, span,
-                                   short_value(pool, data, e->data_len, 1024));
-        w->trees[depth + 1] = proto_item_add_subtree(ti, ett_resp_element);
-        w->items[depth + 1] = ti;
+        /* its words are shown at message level (resp.argument) */
+        if (proto_field_is_referenced(tree, hf_resp_inline))
+            proto_tree_add_string(tree, hf_resp_inline, tvb, off, span,
+                                  short_value(pool, data, e->data_len, 1024));
         return;
     case RESP_INLINE_ARG:
         /* shown as resp.argument at message level */
@@ -768,7 +819,7 @@ static const resp_visitor_t walk_visitor = {walk_element, walk_end};
 
 static void info_append_request(walk_t *w, const char *prefix, const char *cmd, const char *sub)
 {
-    if (info_full(w->pinfo))
+    if (!info_wanted(w->pinfo))
         return;
     wmem_strbuf_t *sb = wmem_strbuf_new(w->pinfo->pool, prefix);
     wmem_strbuf_append(sb, cmd);
@@ -835,11 +886,29 @@ static const char *reply_summary(walk_t *w)
 
 /* ---- pairing (first pass only): the session core decides, this records ------------- */
 
+/* Request records, one for every request of the file, are cut from slabs: one allocation
+ * each would cost its allocator's overhead a million times. */
+#define RESP_REQUEST_SLAB 1024
+static resp_request_t *resp_request_slab;
+static guint resp_request_slab_left;
+
 static resp_request_t *new_request_record(packet_info *pinfo)
 {
-    resp_request_t *req = wmem_new0(wmem_file_scope(), resp_request_t);
+    if (!resp_request_slab_left) {
+        resp_request_slab = wmem_alloc0_array(wmem_file_scope(), resp_request_t, RESP_REQUEST_SLAB);
+        resp_request_slab_left = RESP_REQUEST_SLAB;
+    }
+    resp_request_t *req = resp_request_slab++;
+    resp_request_slab_left--;
     req->ts = pinfo->abs_ts;
     return req;
+}
+
+static resp_msg_repl_t *msg_repl(resp_msg_info_t *mi)
+{
+    if (!mi->repl)
+        mi->repl = wmem_new0(wmem_file_scope(), resp_msg_repl_t);
+    return mi->repl;
 }
 
 static resp_cmd_t cmd_facts(const walk_t *w, const char *cmd, const char *sub)
@@ -861,19 +930,19 @@ static gboolean is_error_reply(const walk_t *w)
 
 /* Why the server will not answer a request the core expects no reply for, from the state
  * the request found. */
-static const char *no_reply_reason(resp_client_state_t client, gboolean reply_off, const resp_cmd_t *c)
+static resp_no_reply_t no_reply_reason(resp_client_state_t client, gboolean reply_off, const resp_cmd_t *c)
 {
     if (client == RESP_CLIENT_CLOSED)
-        return "after a protocol error: the server reads nothing more of this connection";
+        return NO_REPLY_CLOSED;
     if (!c || !c->cmd)
-        return "empty request: the server skips it";
+        return NO_REPLY_EMPTY;
     if (client == RESP_CLIENT_REPLICA || !strcmp(c->cmd, "REPLCONF"))
-        return "from a replica: its master answers nothing it sends";
+        return NO_REPLY_FROM_REPLICA;
     if (c->sub && !strcmp(c->cmd, "CLIENT") && !strcmp(c->sub, "REPLY"))
-        return "CLIENT REPLY OFF and SKIP are not answered";
+        return NO_REPLY_CLIENT_REPLY;
     if (reply_off)
-        return "CLIENT REPLY OFF is in force";
-    return "CLIENT REPLY SKIP silences this reply";
+        return NO_REPLY_REPLY_OFF;
+    return NO_REPLY_REPLY_SKIP;
 }
 
 /* The key linking a Redis 8 RDB channel to its main connection: same server, client id. */
@@ -987,10 +1056,12 @@ static void record_request(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi, cons
     resp_session_request(&cd->sess, &req->core, is_cmd ? &c : NULL, w->pinfo->num, &v);
     mi->req = req;
     if (!req->core.replies_expected && req->core.kind != RESP_REQ_UNSUBSCRIBE_ALL)
-        mi->no_reply = no_reply_reason(client, reply_off, is_cmd ? &c : NULL);
+        mi->no_reply = (guint8)no_reply_reason(client, reply_off, is_cmd ? &c : NULL);
     mi->answers = (resp_request_t *)v.answers;
-    mi->have_lag = v.have_lag;
-    mi->lag = v.lag;
+    if (v.have_lag) {
+        msg_repl(mi)->have_lag = TRUE;
+        mi->repl->lag = v.lag;
+    }
     /* Redis 8: an RDB channel names the main connection it serves */
     if (is_cmd && !strcmp(cmd, "REPLCONF") && cd->server_known)
         for (guint i = 1; i + 1 < w->argc; i += 2)
@@ -1023,13 +1094,14 @@ static void record_reply(walk_t *w, resp_conv_t *cd, resp_msg_info_t *mi)
     }
     resp_verdict_t v;
     resp_session_reply(&cd->sess, &r, w->pinfo->num, &v);
-    mi->kind = v.kind;
-    mi->unmatched = v.unmatched;
+    mi->kind = (guint8)v.kind;
+    mi->unmatched = v.unmatched != 0;
     mi->answers = (resp_request_t *)v.answers;
     if (v.have_repl) {
-        mi->repl_id = rsp_format_text(wmem_file_scope(), v.repl_id, v.repl_id_len);
-        mi->have_repl_offset = v.have_repl_offset;
-        mi->repl_offset = v.repl_offset;
+        resp_msg_repl_t *rp = msg_repl(mi);
+        rp->repl_id = rsp_format_text(wmem_file_scope(), v.repl_id, v.repl_id_len);
+        rp->have_repl_offset = v.have_repl_offset;
+        rp->repl_offset = v.repl_offset;
     }
     if (v.have_rdb_channel && cd->server_known) {
         char id[24];
@@ -1150,8 +1222,7 @@ static void gather_keys(walk_t *w, const resp_command_info_t *c)
 {
     w->n_keys = 0;
     if (!c || !w->argc)
-        return;
-    w->key_idx = wmem_alloc_array(w->pinfo->pool, guint, w->argc);
+        return; /* key_idx has room for argc indices (alloc_args) */
     resp_command_keys(c, w->argc, w->argv, w->arg_len, collect_key, w);
 }
 
@@ -1162,7 +1233,7 @@ static void gather_facts(walk_t *w, const resp_msg_info_t *mi, const resp_comman
 {
     packet_info *pinfo = w->pinfo;
     resp_tap_msg_t m;
-    resp_msg_kind_t kind = mi ? mi->kind : (w->is_request ? RESP_MSG_REQUEST : RESP_MSG_RESPONSE);
+    resp_msg_kind_t kind = mi ? (resp_msg_kind_t)mi->kind : (w->is_request ? RESP_MSG_REQUEST : RESP_MSG_RESPONSE);
     memset(&m, 0, sizeof m);
     m.kind = kind;
     m.to_server = w->is_request;
@@ -1370,13 +1441,38 @@ static gboolean names_command(const guint8 *p, size_t n)
     return n > 0 && p[0] == '*' && first_bulk(p, n, &name, &len) && resp_command_lookup(name, len);
 }
 
+/* The command table's entry for a request's name: the table is searched once per distinct
+ * name and length (a capture repeats a few commands millions of times); a small cache holds
+ * the last entry found for each slot. */
+static const resp_command_info_t *lookup_command(const guint8 *name, size_t len)
+{
+    static const resp_command_info_t *cache[64];
+    if (len == 0)
+        return NULL;
+    guint slot = (guint)(len * 7 + (name[0] | 0x20) + (name[len - 1] | 0x20) * 3) & 63;
+    const resp_command_info_t *c = cache[slot];
+    if (c) {
+        const char *cn = resp_command_name(c); /* upper case */
+        size_t i = 0;
+        while (i < len && cn[i] && g_ascii_toupper(name[i]) == cn[i])
+            i++;
+        if (i == len && !cn[len])
+            return c;
+    }
+    c = resp_command_lookup(name, len);
+    if (c)
+        cache[slot] = c;
+    return c;
+}
+
 static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, int offset,
                                    int length, gboolean is_request, resp_conv_t *cd)
 {
     resp_pass_t *pass = get_pass(pinfo);
     guint msg_index = pass->msgs++;
-    resp_msg_info_t *const *slot = (resp_msg_info_t *const *)frame_slot(pass->frame ? pass->frame->msgs : NULL, msg_index);
-    resp_msg_info_t *mi = slot ? *slot : NULL;
+    resp_msg_info_t *slot = (resp_msg_info_t *)frame_slot(pass->frame ? pass->frame->msgs : NULL, msg_index);
+    resp_msg_info_t *mi = slot && slot->kind ? slot : NULL;
+    resp_msg_info_t recorded; /* the first pass's record, stored by value */
     walk_t w;
     memset(&w, 0, sizeof w);
     w.tvb = tvb;
@@ -1403,7 +1499,7 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     gboolean is_cmd = w.as_command && w.argc > 0 &&
                       (w.top.type == RESP_ARRAY || w.top.type == RESP_INLINE);
     if (is_cmd) {
-        ci = resp_command_lookup(w.argv[0], w.arg_len[0]);
+        ci = lookup_command(w.argv[0], w.arg_len[0]);
         cmd = ci ? resp_command_name(ci) : upper_name(pinfo->pool, w.argv[0], w.arg_len[0]);
         if (ci && resp_command_has_subcommands(ci) && w.argc > 1) {
             sci = resp_subcommand_lookup(ci, w.argv[1], w.arg_len[1]);
@@ -1418,7 +1514,8 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
         gather_keys(&w, sci ? sci : ci);
 
     if (!PINFO_FD_VISITED(pinfo) && !mi) {
-        mi = wmem_new0(wmem_file_scope(), resp_msg_info_t);
+        memset(&recorded, 0, sizeof recorded);
+        mi = &recorded;
         if (is_request) {
             /* a command cut by the capture was still sent and still gets its reply */
             mi->kind = RESP_MSG_REQUEST;
@@ -1430,7 +1527,7 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
         }
         mi->version = cd->sess.version; /* a HELLO's reply is in the version it switched to */
         if (pass->frame)
-            frame_slot_put(&pass->frame->msgs, sizeof mi, msg_index, &mi);
+            frame_slot_put(&pass->frame->msgs, sizeof *mi, msg_index, mi);
     }
 
     gather_facts(&w, mi, ci, is_cmd ? cmd : NULL, is_cmd ? sub : NULL, tapping);
@@ -1649,14 +1746,17 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
                                       rsp_format_text(pinfo->pool, w->argv[i], w->arg_len[i]));
         info_append_request(w, kind == RESP_MSG_REPLICATION ? "[replication] " : "", cmd, sub);
     } else if (is_request) {
-        if (w->top.type == RESP_INLINE && w->top.count == 0)
+        if (!info_wanted(pinfo))
+            ; /* the rest only fills the Info column */
+        else if (w->top.type == RESP_INLINE && w->top.count == 0)
             info_add(pinfo, "(empty line)");
         else if (w->top.type == RESP_ARRAY && w->top.count <= 0)
             info_add(pinfo, wmem_strdup_printf(pinfo->pool, "(empty request *%" G_GINT64_FORMAT ")",
                                                w->top.count));
         else
             info_add(pinfo, reply_summary(w));
-    } else {
+    } else if (info_wanted(pinfo) || tree_visible(rt) || is_error_reply(w)) {
+        /* the summary is for the Info column, the item's text and an error's expert info */
         const char *summary = reply_summary(w);
         guint c = delivered_channel(w, kind);
         if (c) /* "message news: hello" */
@@ -1681,25 +1781,26 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
 
     pubsub_items(w, rt, kind, cmd);
 
-    if (mi && mi->repl_id) {
-        pi = proto_tree_add_string(rt, hf_resp_replication_id, tvb, offset, (int)w->length, mi->repl_id);
+    const resp_msg_repl_t *rp = mi ? mi->repl : NULL;
+    if (rp && rp->repl_id) {
+        pi = proto_tree_add_string(rt, hf_resp_replication_id, tvb, offset, (int)w->length, rp->repl_id);
         proto_item_set_generated(pi);
-        if (mi->have_repl_offset) {
+        if (rp->have_repl_offset) {
             pi = proto_tree_add_uint64(rt, hf_resp_replication_offset, tvb, offset, (int)w->length,
-                                       mi->repl_offset);
+                                       rp->repl_offset);
             proto_item_set_generated(pi);
         }
     }
-    if (mi && mi->have_lag) {
-        pi = proto_tree_add_int64(rt, hf_resp_replication_lag, tvb, offset, (int)w->length, mi->lag);
+    if (rp && rp->have_lag) {
+        pi = proto_tree_add_int64(rt, hf_resp_replication_lag, tvb, offset, (int)w->length, rp->lag);
         proto_item_set_generated(pi);
     }
     if (mi && mi->req && mi->req->core.first_reply_frame) {
         pi = proto_tree_add_uint(rt, hf_resp_response_in, tvb, 0, 0, mi->req->core.first_reply_frame);
         proto_item_set_generated(pi);
     }
-    if (mi && mi->no_reply) {
-        pi = proto_tree_add_string(rt, hf_resp_no_reply, tvb, offset, 0, mi->no_reply);
+    if (mi && mi->no_reply && mi->no_reply < G_N_ELEMENTS(no_reply_text)) {
+        pi = proto_tree_add_string(rt, hf_resp_no_reply, tvb, offset, 0, no_reply_text[mi->no_reply]);
         proto_item_set_generated(pi);
     }
     if (mi && mi->answers) {
@@ -2616,6 +2717,8 @@ void proto_register_resp_plugin(void)
 static void resp_init(void)
 {
     resp_snapshots = 0;
+    resp_request_slab = NULL; /* the last file's slabs went with its scope */
+    resp_request_slab_left = 0;
 }
 
 /* Wireshark has its own basic RESP dissector (4.0 and later), whose protocol, fields and
