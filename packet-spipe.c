@@ -344,14 +344,18 @@ static rsp_bool key_uat_update(void *r, char **err)
 /* ---- conversation state -------------------------------------------------------------- */
 
 typedef struct {
+    gint64 n;      /* its number: the key of the direction's map */
     spiped_record_status_t status;
     guint32 len;
-    guint8 *plain; /* len bytes, file scope */
+    guint8 *plain; /* len bytes, file scope: the only copy of the plaintext kept */
+    guint64 stream_pos; /* where plain[0] is in the direction's plaintext stream */
     guint32 frame; /* the frame that opened it: the only one that hands it to Follow */
 } record_result_t;
 
+/* What the inner dissector was given in one call. Kept for revisits without its bytes, which
+ * are the records' plaintext: replay_bytes() finds them again by stream position. */
 typedef struct {
-    guint8 *data;
+    const guint8 *data;
     guint len;
     gboolean gap_before; /* bytes before this were lost */
     guint64 stream_offset; /* plaintext position of data[0] in its direction */
@@ -368,6 +372,8 @@ typedef struct {
     gint key_index;      /* verified key for this side's DH message, -1 none */
     gboolean key_checked;
     wmem_map_t *records; /* record number -> record_result_t */
+    wmem_array_t *opened; /* record_result_t * of the records opened, in stream order */
+    spiped_record_ctx_t *ctx; /* this direction's cipher and MAC, once the keys are known */
     /* plaintext not yet consumed by the inner dissector */
     guint8 *pending;
     guint pending_len, pending_cap;
@@ -390,6 +396,21 @@ typedef struct {
     dissector_handle_t inner; /* chosen once per conversation */
 } spiped_conv_t;
 
+/* The record contexts opened for this file, closed with it (libgcrypt holds their memory). */
+static GPtrArray *spiped_record_ctxs;
+
+static void spiped_init(void)
+{
+    spiped_record_ctxs = g_ptr_array_new_with_free_func((GDestroyNotify)spiped_record_ctx_free);
+}
+
+static void spiped_cleanup(void)
+{
+    if (spiped_record_ctxs)
+        g_ptr_array_free(spiped_record_ctxs, TRUE);
+    spiped_record_ctxs = NULL;
+}
+
 #define KEY_CALLS 0     /* packet scope */
 #define KEY_BLOB_BASE 1 /* file scope: inner_blob_t per call */
 #define KEY_FOLLOW_CONV 1 /* packet scope (its own list): the spiped_conv_t of tapped plaintext */
@@ -404,6 +425,7 @@ static spiped_conv_t *get_conv(packet_info *pinfo)
         for (int d = 0; d < 2; d++) {
             sc->dir[d].key_index = -1;
             sc->dir[d].records = wmem_map_new(wmem_file_scope(), g_int64_hash, g_int64_equal);
+            sc->dir[d].opened = wmem_array_new(wmem_file_scope(), sizeof(record_result_t *));
         }
         conversation_add_proto_data(conv, proto_spiped, sc);
     }
@@ -514,11 +536,13 @@ static void add_key_items(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, p
 
 static void drop_pending(spiped_dir_t *dir);
 
-/* The buffer lives in file scope, so closing the capture frees it. */
-static void pending_append(spiped_dir_t *dir, const guint8 *p, guint n)
+/* The buffer lives in file scope, so closing the capture frees it. Returns the stream
+ * position the bytes got. */
+static guint64 pending_append(spiped_dir_t *dir, const guint8 *p, guint n)
 {
     if (n > PENDING_MAX - dir->pending_len)
         drop_pending(dir);
+    guint64 pos = dir->consumed + dir->pending_len;
     if (dir->pending_len + n > dir->pending_cap) {
         guint cap = dir->pending_cap ? dir->pending_cap : 4096;
         while (cap < dir->pending_len + n)
@@ -528,6 +552,44 @@ static void pending_append(spiped_dir_t *dir, const guint8 *p, guint n)
     }
     memcpy(dir->pending + dir->pending_len, p, n);
     dir->pending_len += n;
+    return pos;
+}
+
+/* Revisits: the len bytes at stream position pos, from the records that held them; a view of
+ * one record's plaintext when they lie in one, else a packet-scope copy. NULL: not all found
+ * (cannot happen for what the first pass gave the inner dissector). */
+static const guint8 *replay_bytes(packet_info *pinfo, const spiped_dir_t *dir, guint64 pos, guint len)
+{
+    guint count = wmem_array_get_count(dir->opened);
+    record_result_t *const *recs = (record_result_t *const *)wmem_array_get_raw(dir->opened);
+    /* the last record starting at or before pos */
+    guint lo = 0, hi = count;
+    while (hi - lo > 1) {
+        guint mid = lo + (hi - lo) / 2;
+        if (recs[mid]->stream_pos <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (!count || recs[lo]->stream_pos > pos)
+        return NULL;
+    const record_result_t *r = recs[lo];
+    if (pos + len <= r->stream_pos + r->len)
+        return r->plain + (pos - r->stream_pos);
+    guint8 *out = (guint8 *)wmem_alloc(pinfo->pool, len);
+    guint done = 0;
+    for (guint i = lo; i < count && done < len; i++) {
+        r = recs[i];
+        if (r->stream_pos != pos + done && i != lo)
+            return NULL; /* a hole: these bytes were never given together */
+        guint64 from = pos + done - r->stream_pos;
+        if (from >= r->len)
+            return NULL;
+        guint take = (guint)MIN((guint64)(len - done), r->len - from);
+        memcpy(out + done, r->plain + from, take);
+        done += take;
+    }
+    return done == len ? out : NULL;
 }
 
 /* Plaintext was lost: what is pending can never complete. Positions after the hole are
@@ -619,10 +681,7 @@ static void feed_inner(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, spip
         inner_blob_t *replay = wmem_new0(wmem_file_scope(), inner_blob_t);
         replay->gap_before = dir->gap;
         replay->stream_offset = dir->consumed;
-        if (consumed) {
-            replay->data = (guint8 *)wmem_memdup(wmem_file_scope(), dir->pending, consumed);
-            replay->len = consumed;
-        }
+        replay->len = consumed; /* its bytes stay in the records (replay_bytes) */
         p_add_proto_data(wmem_file_scope(), pinfo, proto_spiped, KEY_BLOB_BASE + call, replay);
 
         /* after an exception the inner dissector's own state may stop mid-message: what
@@ -734,25 +793,29 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
     if (!rr && !PINFO_FD_VISITED(pinfo)) {
         guint8 plain[SPIPED_PAYLOAD_MAX];
         guint32 len = 0;
-        const guint8 *E = d == DIR_TO_SERVER ? sc->session.E_C : sc->session.E_S;
-        const guint8 *H = d == DIR_TO_SERVER ? sc->session.H_C : sc->session.H_S;
-        gint64 *k = wmem_new(wmem_file_scope(), gint64);
+        if (!dir->ctx && spiped_record_ctxs) {
+            dir->ctx = spiped_record_ctx_new(d == DIR_TO_SERVER ? sc->session.E_C : sc->session.E_S,
+                                             d == DIR_TO_SERVER ? sc->session.H_C : sc->session.H_S);
+            if (dir->ctx)
+                g_ptr_array_add(spiped_record_ctxs, dir->ctx);
+        }
         rr = wmem_new0(wmem_file_scope(), record_result_t);
+        rr->n = key;
         rr->frame = pinfo->num;
-        rr->status = spiped_record_open(E, H, n, tvb_get_ptr(tvb, offset, SPIPED_RECORD_LEN), plain, &len);
+        rr->status = spiped_record_open_ctx(dir->ctx, n, tvb_get_ptr(tvb, offset, SPIPED_RECORD_LEN), plain, &len);
         if (rr->status == SPIPED_RECORD_OK) {
             rr->len = len;
             rr->plain = (guint8 *)wmem_memdup(wmem_file_scope(), plain, len);
             if (n != dir->next_record)
                 drop_pending(dir); /* records were lost: do not splice around the hole */
-            pending_append(dir, plain, len);
+            rr->stream_pos = pending_append(dir, plain, len);
+            wmem_array_append_one(dir->opened, rr);
         } else {
             /* the stream has a hole: the inner dissector must resynchronise */
             drop_pending(dir);
         }
         dir->next_record = n + 1;
-        *k = key;
-        wmem_map_insert(dir->records, k, rr);
+        wmem_map_insert(dir->records, &rr->n, rr);
     }
     if (!rr)
         return;
@@ -942,7 +1005,11 @@ static int dissect_spiped(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
                                                           KEY_BLOB_BASE + call);
     if (blob) {
         guint64 need;
-        call_inner(tvb, pinfo, tree, sc, d, blob, &need);
+        inner_blob_t again = *blob;
+        again.data = blob->len ? replay_bytes(pinfo, dir, blob->stream_offset, blob->len) : NULL;
+        if (blob->len && !again.data)
+            again.len = 0; /* never: the first pass gave it these bytes */
+        call_inner(tvb, pinfo, tree, sc, d, &again, &need);
     } else if (!PINFO_FD_VISITED(pinfo)) {
         feed_inner(tvb, pinfo, tree, sc, dir, call);
     }
@@ -1123,6 +1190,8 @@ void proto_register_spiped(void)
     proto_register_subtree_array(ett, array_length(ett));
     expert_register_field_array(expert_register_protocol(proto_spiped), ei, array_length(ei));
     spiped_handle = register_dissector("spiped", dissect_spiped, proto_spiped);
+    register_init_routine(spiped_init);
+    register_cleanup_routine(spiped_cleanup);
 
     keys = g_array_new(FALSE, TRUE, sizeof(spiped_key_t));
     module_t *module = prefs_register_protocol(proto_spiped, spiped_prefs_apply);

@@ -6,6 +6,7 @@
 #include "spiped_crypto.h"
 #include "spiped_group14.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <gcrypt.h>
 
@@ -271,35 +272,83 @@ int spiped_session_keys(const uint8_t K[SPIPED_KEY_LEN],
     return rc;
 }
 
-spiped_record_status_t spiped_record_open(const uint8_t E[SPIPED_KEY_LEN],
-                                          const uint8_t H[SPIPED_KEY_LEN],
-                                          uint64_t n,
-                                          const uint8_t rec[SPIPED_RECORD_LEN],
-                                          uint8_t plain_out[SPIPED_PAYLOAD_MAX],
-                                          uint32_t *len_out)
+/* A direction's (E, H) with the cipher and MAC opened and keyed once: opening and keying
+ * them for every record would cost more than the record's own crypto. */
+struct spiped_record_ctx {
+    gcry_cipher_hd_t cipher;
+    gcry_mac_hd_t mac;
+};
+
+spiped_record_ctx_t *spiped_record_ctx_new(const uint8_t E[SPIPED_KEY_LEN],
+                                           const uint8_t H[SPIPED_KEY_LEN])
+{
+    spiped_record_ctx_t *c;
+
+    if (E == NULL || H == NULL || spiped_crypto_init() != 0)
+        return NULL;
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    if (gcry_cipher_open(&c->cipher, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_CTR, 0) != 0) {
+        free(c);
+        return NULL;
+    }
+    if (gcry_mac_open(&c->mac, GCRY_MAC_HMAC_SHA256, 0, NULL) != 0) {
+        gcry_cipher_close(c->cipher);
+        free(c);
+        return NULL;
+    }
+    if (gcry_cipher_setkey(c->cipher, E, SPIPED_KEY_LEN) != 0 ||
+        gcry_mac_setkey(c->mac, H, SPIPED_KEY_LEN) != 0) {
+        spiped_record_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void spiped_record_ctx_free(spiped_record_ctx_t *c)
+{
+    if (c == NULL)
+        return;
+    gcry_cipher_close(c->cipher); /* libgcrypt wipes the key schedules it frees */
+    gcry_mac_close(c->mac);
+    free(c);
+}
+
+spiped_record_status_t spiped_record_open_ctx(spiped_record_ctx_t *c,
+                                              uint64_t n,
+                                              const uint8_t rec[SPIPED_RECORD_LEN],
+                                              uint8_t plain_out[SPIPED_PAYLOAD_MAX],
+                                              uint32_t *len_out)
 {
     uint8_t nbuf[8];
     uint8_t mac[SPIPED_MAC_LEN];
+    uint8_t ctr[16];
     uint8_t pt[SPIPED_PLAINTEXT_LEN];
+    size_t maclen = SPIPED_MAC_LEN;
     uint32_t L;
     spiped_record_status_t st;
 
     if (len_out != NULL)
         *len_out = 0;
-    if (rec == NULL || plain_out == NULL || len_out == NULL)
-        return SPIPED_RECORD_ERROR;
-    if (spiped_crypto_init() != 0)
+    if (c == NULL || rec == NULL || plain_out == NULL || len_out == NULL)
         return SPIPED_RECORD_ERROR;
 
     /* 1. authenticate: mac = HMAC-SHA256(H, ciphertext || be64(n)) */
     put_be64(nbuf, n);
-    if (hmac_sha256(H, rec, SPIPED_PLAINTEXT_LEN, nbuf, sizeof nbuf, mac) != 0)
+    if (gcry_mac_reset(c->mac) != 0 ||
+        gcry_mac_write(c->mac, rec, SPIPED_PLAINTEXT_LEN) != 0 ||
+        gcry_mac_write(c->mac, nbuf, sizeof nbuf) != 0 ||
+        gcry_mac_read(c->mac, mac, &maclen) != 0 || maclen != SPIPED_MAC_LEN)
         return SPIPED_RECORD_ERROR;
     if (!ct_equal(mac, rec + SPIPED_PLAINTEXT_LEN, SPIPED_MAC_LEN))
         return SPIPED_RECORD_BAD_MAC;
 
-    /* 2. decrypt, 3. check the length field */
-    if (aes_ctr(E, n, rec, pt, SPIPED_PLAINTEXT_LEN) != 0) {
+    /* 2. decrypt (counter block be64(n) || be64(0)), 3. check the length field */
+    put_be64(ctr, n);
+    memset(ctr + 8, 0, 8);
+    if (gcry_cipher_setctr(c->cipher, ctr, sizeof ctr) != 0 ||
+        gcry_cipher_decrypt(c->cipher, pt, SPIPED_PLAINTEXT_LEN, rec, SPIPED_PLAINTEXT_LEN) != 0) {
         st = SPIPED_RECORD_ERROR;
     } else {
         L = get_be32(pt + SPIPED_PAYLOAD_MAX);
@@ -312,6 +361,28 @@ spiped_record_status_t spiped_record_open(const uint8_t E[SPIPED_KEY_LEN],
         }
     }
     wipe(pt, sizeof pt);
+    return st;
+}
+
+spiped_record_status_t spiped_record_open(const uint8_t E[SPIPED_KEY_LEN],
+                                          const uint8_t H[SPIPED_KEY_LEN],
+                                          uint64_t n,
+                                          const uint8_t rec[SPIPED_RECORD_LEN],
+                                          uint8_t plain_out[SPIPED_PAYLOAD_MAX],
+                                          uint32_t *len_out)
+{
+    spiped_record_ctx_t *c;
+    spiped_record_status_t st;
+
+    if (len_out != NULL)
+        *len_out = 0;
+    if (E == NULL || H == NULL || rec == NULL || plain_out == NULL || len_out == NULL)
+        return SPIPED_RECORD_ERROR;
+    c = spiped_record_ctx_new(E, H);
+    if (c == NULL)
+        return SPIPED_RECORD_ERROR;
+    st = spiped_record_open_ctx(c, n, rec, plain_out, len_out);
+    spiped_record_ctx_free(c);
     return st;
 }
 

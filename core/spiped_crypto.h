@@ -110,6 +110,20 @@ spiped_record_status_t spiped_record_open(const uint8_t E[SPIPED_KEY_LEN],
                                           uint8_t plain_out[SPIPED_PAYLOAD_MAX],
                                           uint32_t *len_out);
 
+/* One direction's (E, H) with libgcrypt's cipher and MAC opened and keyed once, for opening
+ * its records one after another (spiped_record_open opens and keys them for each call).
+ * spiped_record_ctx_new returns NULL on failure; spiped_record_ctx_free accepts NULL. */
+typedef struct spiped_record_ctx spiped_record_ctx_t;
+spiped_record_ctx_t *spiped_record_ctx_new(const uint8_t E[SPIPED_KEY_LEN],
+                                           const uint8_t H[SPIPED_KEY_LEN]);
+void spiped_record_ctx_free(spiped_record_ctx_t *c);
+/* As spiped_record_open, with the direction's context. */
+spiped_record_status_t spiped_record_open_ctx(spiped_record_ctx_t *c,
+                                              uint64_t n,
+                                              const uint8_t rec[SPIPED_RECORD_LEN],
+                                              uint8_t plain_out[SPIPED_PAYLOAD_MAX],
+                                              uint32_t *len_out);
+
 /* Seal len (1..1024) data bytes as record number n.  Returns -1 if len is
  * out of range.  For tests and fuzzing. */
 int spiped_record_seal(const uint8_t E[SPIPED_KEY_LEN],
