@@ -241,8 +241,7 @@ typedef struct {
     guint64 repl_offset;
 } resp_msg_repl_t;
 
-/* The first pass's record of one message, kept by value in its frame's array (32 bytes: the
- * file has one per message). kind 0: no record. */
+/* The first pass's record of one message (kind 0: none). */
 typedef struct {
     guint8 kind;             /* resp_msg_kind_t */
     guint8 version;
@@ -252,6 +251,14 @@ typedef struct {
     resp_request_t *answers; /* a reply, or a replica's ACK: the request it answers */
     resp_msg_repl_t *repl;   /* NULL: none */
 } resp_msg_info_t;
+
+/* Consecutive messages of a frame whose records differ only in their requests, which follow
+ * one another in a slab (a pipeline's commands, their replies): one entry for all of them, so
+ * that a frame of a thousand pipelined commands keeps one. */
+typedef struct {
+    resp_msg_info_t first;
+    guint32 count;
+} resp_msg_run_t;
 
 typedef struct {
     gboolean verified; /* the stream position is known to be a message boundary */
@@ -311,7 +318,8 @@ typedef struct {
 typedef struct {
     wmem_array_t *call_verified; /* guint8 per call: 1 not verified, 2 verified */
     wmem_array_t *call_line_rest; /* guint32 per call: bytes ending a long line shown earlier */
-    wmem_array_t *msgs;          /* resp_msg_info_t per message */
+    wmem_array_t *msgs;          /* resp_msg_run_t: the records of the frame's messages */
+    guint32 n_msgs;              /* messages they cover */
     wmem_array_t *spans;         /* resp_span_t: replication bytes that are no message */
 } resp_frame_t;
 
@@ -363,7 +371,7 @@ static void frame_slot_put(wmem_array_t **a, guint elem_size, guint i, const voi
 {
     if (!*a)
         *a = wmem_array_sized_new(wmem_file_scope(), elem_size, 4);
-    static const guint8 zero[64];
+    static const guint8 zero[sizeof(guint32)];
     DISSECTOR_ASSERT(elem_size <= sizeof zero);
     while (wmem_array_get_count(*a) < i)
         wmem_array_append(*a, zero, 1);
@@ -371,6 +379,61 @@ static void frame_slot_put(wmem_array_t **a, guint elem_size, guint i, const voi
         memcpy(wmem_array_index(*a, i), value, elem_size);
     else
         wmem_array_append(*a, value, 1);
+}
+
+/* Record i of the frame's messages into *out; FALSE when the first pass made none. */
+static gboolean msg_record(const resp_frame_t *f, guint i, resp_msg_info_t *out)
+{
+    if (!f || !f->msgs || i >= f->n_msgs)
+        return FALSE;
+    const resp_msg_run_t *runs = (const resp_msg_run_t *)wmem_array_get_raw(f->msgs);
+    for (guint r = 0, n = wmem_array_get_count(f->msgs); r < n; r++) {
+        if (i >= runs[r].count) {
+            i -= runs[r].count;
+            continue;
+        }
+        *out = runs[r].first;
+        if (out->req)
+            out->req += i;
+        if (out->answers)
+            out->answers += i;
+        return out->kind != 0;
+    }
+    return FALSE;
+}
+
+static gboolean follows(const resp_request_t *last, guint32 k, const resp_request_t *next)
+{
+    return last ? next == last + k : next == NULL;
+}
+
+/* Stores record i (made in order; a message without one leaves a gap of kind 0). */
+static void msg_record_put(resp_frame_t *f, guint i, const resp_msg_info_t *mi)
+{
+    if (i < f->n_msgs)
+        return;
+    if (!f->msgs)
+        f->msgs = wmem_array_sized_new(wmem_file_scope(), sizeof(resp_msg_run_t), 1);
+    if (i > f->n_msgs) {
+        resp_msg_run_t gap;
+        memset(&gap, 0, sizeof gap);
+        gap.count = i - f->n_msgs;
+        wmem_array_append_one(f->msgs, gap);
+    }
+    f->n_msgs = i + 1;
+    guint n = wmem_array_get_count(f->msgs);
+    resp_msg_run_t *last = n ? (resp_msg_run_t *)wmem_array_index(f->msgs, n - 1) : NULL;
+    if (last && last->first.kind == mi->kind && last->first.version == mi->version &&
+        last->first.unmatched == mi->unmatched && last->first.no_reply == mi->no_reply &&
+        !last->first.repl && !mi->repl && follows(last->first.req, last->count, mi->req) &&
+        follows(last->first.answers, last->count, mi->answers)) {
+        last->count++;
+        return;
+    }
+    resp_msg_run_t run;
+    run.first = *mi;
+    run.count = 1;
+    wmem_array_append_one(f->msgs, run);
 }
 
 /* Whether text for the Info column is worth making: there are columns (tshark -q has none),
@@ -1470,9 +1533,8 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
 {
     resp_pass_t *pass = get_pass(pinfo);
     guint msg_index = pass->msgs++;
-    resp_msg_info_t *slot = (resp_msg_info_t *)frame_slot(pass->frame ? pass->frame->msgs : NULL, msg_index);
-    resp_msg_info_t *mi = slot && slot->kind ? slot : NULL;
-    resp_msg_info_t recorded; /* the first pass's record, stored by value */
+    resp_msg_info_t recorded; /* the first pass's record of it */
+    resp_msg_info_t *mi = msg_record(pass->frame, msg_index, &recorded) ? &recorded : NULL;
     walk_t w;
     memset(&w, 0, sizeof w);
     w.tvb = tvb;
@@ -1527,7 +1589,7 @@ static proto_item *dissect_message(tvbuff_t *tvb, packet_info *pinfo, proto_tree
         }
         mi->version = cd->sess.version; /* a HELLO's reply is in the version it switched to */
         if (pass->frame)
-            frame_slot_put(&pass->frame->msgs, sizeof *mi, msg_index, mi);
+            msg_record_put(pass->frame, msg_index, mi);
     }
 
     gather_facts(&w, mi, ci, is_cmd ? cmd : NULL, is_cmd ? sub : NULL, tapping);
