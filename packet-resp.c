@@ -799,8 +799,9 @@ static void walk_element(void *ud, const resp_element_t *e)
         ti = proto_tree_add_item(tree, verb ? hf_resp_verbatim : hf_resp_bulk_string, tvb, off,
                                  total, ENC_NA);
         proto_tree *st = proto_item_add_subtree(ti, ett_resp_element);
-        proto_tree_add_int(st, hf_resp_bulk_string_length, tvb, off + 1, span - 3,
-                           (gint32)e->count);
+        if (proto_field_is_referenced(st, hf_resp_bulk_string_length))
+            proto_tree_add_int(st, hf_resp_bulk_string_length, tvb, off + 1, span - 3,
+                               (gint32)e->count);
         if (e->is_null) {
             proto_item_append_text(ti, ": (nil)");
         } else if (verb && e->data_len < 4) {
@@ -815,7 +816,7 @@ static void walk_element(void *ud, const resp_element_t *e)
                 proto_item_append_text(ti, " (%s): %s", rsp_format_text(pool, data, 3), shown);
                 proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff + 4,
                                                   dlen - 4, NULL, "%s", shown);
-            } else {
+            } else if (proto_field_is_referenced(st, hf_resp_bulk_string_value)) {
                 proto_tree_add_item(st, hf_resp_bulk_string_value, tvb, doff + 4, dlen - 4, ENC_NA);
             }
         } else {
@@ -825,7 +826,7 @@ static void walk_element(void *ud, const resp_element_t *e)
                 proto_item_append_text(ti, ": %s", shown);
                 proto_tree_add_bytes_format_value(st, hf_resp_bulk_string_value, tvb, doff, dlen,
                                                   NULL, "%s", shown);
-            } else {
+            } else if (proto_field_is_referenced(st, hf_resp_bulk_string_value)) {
                 proto_tree_add_item(st, hf_resp_bulk_string_value, tvb, doff, dlen, ENC_NA);
             }
             if ((gint64)e->data_len < e->count)
@@ -1404,10 +1405,12 @@ static void export_values(walk_t *w, const resp_conv_t *cd, const resp_msg_info_
     if (w->cut || !resp_export_min)
         return;
     if (cmd) {
-        const char *key = w->n_keys ? tap_key(w, 0) : NULL;
+        const char *key = NULL; /* formatted once a value is big enough */
         for (guint i = 1; i < w->argc; i++) {
             if (w->arg_len[i] < resp_export_min || is_key_arg(w, i))
                 continue;
+            if (!key && w->n_keys)
+                key = tap_key(w, 0);
             export_value(w, cd, key ? wmem_strdup_printf(pool, "%s_%s", cmd, key)
                                     : wmem_strdup_printf(pool, "%s_arg%u", cmd, i),
                          w->argv[i], w->arg_len[i], ti);
@@ -1769,11 +1772,13 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
                   kind == RESP_MSG_MONITOR ? hf_resp_monitor :
                   kind == RESP_MSG_PUBSUB ? hf_resp_pubsub_message :
                   kind == RESP_MSG_REPLICATION ? hf_resp_replication : -1;
-    if (kind_hf != -1) {
+    /* generated items only for a visible tree or a filter using them: each of the millions
+     * of messages would otherwise pay for items that are thrown away */
+    if (kind_hf != -1 && proto_field_is_referenced(rt, kind_hf)) {
         pi = proto_tree_add_item(rt, kind_hf, tvb, offset, 0, ENC_NA);
         proto_item_set_generated(pi);
     }
-    if (mi) {
+    if (mi && proto_field_is_referenced(rt, hf_resp_version)) {
         pi = proto_tree_add_uint(rt, hf_resp_version, tvb, offset, 0, mi->version);
         proto_item_set_generated(pi);
     }
@@ -1857,7 +1862,7 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
         pi = proto_tree_add_int64(rt, hf_resp_replication_lag, tvb, offset, (int)w->length, rp->lag);
         proto_item_set_generated(pi);
     }
-    if (mi && mi->req && mi->req->core.first_reply_frame) {
+    if (mi && mi->req && mi->req->core.first_reply_frame && proto_field_is_referenced(rt, hf_resp_response_in)) {
         pi = proto_tree_add_uint(rt, hf_resp_response_in, tvb, 0, 0, mi->req->core.first_reply_frame);
         proto_item_set_generated(pi);
     }
@@ -1867,14 +1872,16 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
     }
     if (mi && mi->answers) {
         nstime_t delta;
-        pi = proto_tree_add_uint(rt, hf_resp_response_to, tvb, 0, 0, mi->answers->core.frame);
-        proto_item_set_generated(pi);
+        if (proto_field_is_referenced(rt, hf_resp_response_to)) {
+            pi = proto_tree_add_uint(rt, hf_resp_response_to, tvb, 0, 0, mi->answers->core.frame);
+            proto_item_set_generated(pi);
+        }
         /* what was asked, on the reply's own row (as HTTP's http.response_for.uri) */
-        if (mi->answers->id) {
+        if (mi->answers->id && proto_field_is_referenced(rt, hf_resp_response_for_command)) {
             pi = proto_tree_add_string(rt, hf_resp_response_for_command, tvb, 0, 0, mi->answers->id->full);
             proto_item_set_generated(pi);
         }
-        if (mi->answers->first_key) {
+        if (mi->answers->first_key && proto_field_is_referenced(rt, hf_resp_response_for_key)) {
             pi = proto_tree_add_string(rt, hf_resp_response_for_key, tvb, 0, 0, mi->answers->first_key);
             proto_item_set_generated(pi);
         }
@@ -1882,10 +1889,13 @@ static void message_items(walk_t *w, proto_tree *rt, proto_item *ti, const resp_
             delta = w->facts.response_time;
         else /* a replica's ACK to its master's GETACK */
             nstime_delta(&delta, &pinfo->abs_ts, &mi->answers->ts);
-        pi = proto_tree_add_time(rt, hf_resp_time, tvb, 0, 0, &delta);
-        proto_item_set_generated(pi);
-        if (resp_slow_threshold_ms && kind == RESP_MSG_RESPONSE &&
-            nstime_to_msec(&delta) >= (double)resp_slow_threshold_ms)
+        gboolean slow = resp_slow_threshold_ms && kind == RESP_MSG_RESPONSE &&
+                        nstime_to_msec(&delta) >= (double)resp_slow_threshold_ms;
+        if (slow || proto_field_is_referenced(rt, hf_resp_time)) {
+            pi = proto_tree_add_time(rt, hf_resp_time, tvb, 0, 0, &delta);
+            proto_item_set_generated(pi);
+        }
+        if (slow)
             expert_add_info_format(pinfo, pi, &ei_resp_slow_response,
                                    "Slow response: %.3f ms to %s (frame %u), threshold %u ms",
                                    nstime_to_msec(&delta), mi->answers->id ? mi->answers->id->full : "the request",
