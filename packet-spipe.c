@@ -799,13 +799,17 @@ static void dissect_spiped_record(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
             if (dir->ctx)
                 g_ptr_array_add(spiped_record_ctxs, dir->ctx);
         }
-        rr = wmem_new0(wmem_file_scope(), record_result_t);
+        spiped_record_status_t st = spiped_record_open_ctx(dir->ctx, n, tvb_get_ptr(tvb, offset, SPIPED_RECORD_LEN),
+                                                           plain, &len);
+        /* the record and its plaintext in one allocation: there is one per 1060 bytes */
+        rr = (record_result_t *)wmem_alloc0(wmem_file_scope(), sizeof *rr + (st == SPIPED_RECORD_OK ? len : 0));
         rr->n = key;
         rr->frame = pinfo->num;
-        rr->status = spiped_record_open_ctx(dir->ctx, n, tvb_get_ptr(tvb, offset, SPIPED_RECORD_LEN), plain, &len);
+        rr->status = st;
         if (rr->status == SPIPED_RECORD_OK) {
             rr->len = len;
-            rr->plain = (guint8 *)wmem_memdup(wmem_file_scope(), plain, len);
+            rr->plain = (guint8 *)(rr + 1);
+            memcpy(rr->plain, plain, len);
             if (n != dir->next_record)
                 drop_pending(dir); /* records were lost: do not splice around the hole */
             rr->stream_pos = pending_append(dir, plain, len);
