@@ -788,7 +788,7 @@ static void walk_element(void *ud, const resp_element_t *e)
     case RESP_BIG_NUMBER:
         if (proto_field_is_referenced(tree, hf_resp_big_number))
             ti = proto_tree_add_string(tree, hf_resp_big_number, tvb, off, span,
-                                   rsp_format_text(pool, data, e->data_len));
+                                       rsp_format_text(pool, data, e->data_len));
         break;
     case RESP_BULK_STRING:
     case RESP_VERBATIM: {
